@@ -1,0 +1,46 @@
+# ptychopinn: the two commands of the README.
+#   make demo   set up .venv (if missing) and run the whole mission on the embedded default data
+#   make test   set up .venv (if missing) and run the test suite
+# Both are safe to re-run; the virtual environment is created once and refreshed cheaply.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.ptychopinn-deps
+DEMO_DIR ?= demo_output
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: venv install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: the CPU wheel (an unpinned torch pulls a multi-GB CUDA build)
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q ".[all]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Re-install the package itself (no dependency resolution) so the Ptychodus plugin hook in
+# site-packages/ptychodus/plugins/ always matches this checkout.
+install: $(STAMP)
+	$(PIP) install -q --no-deps --force-reinstall .
+
+demo: install
+	$(PY) -m ptycho.demo --output_dir $(DEMO_DIR)
+
+test: install
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs --durations=15 tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks
+
+bench: install
+	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_tf.py
+	$(PY) benchmarks/bench_torch.py
+
+clean:
+	rm -rf build *.egg-info $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,114 @@
+"""The framework-neutral contract every backend implements.
+
+Both backends (``ptycho.tf.api`` and ``ptycho_torch.api``) expose the same functions with the same
+argument names, returning a :class:`ModelBundle`. The adapter, the CLIs and the dispatcher program
+against this contract only, so a new backend is one module that satisfies :class:`BackendAPI`.
+
+This module is part of the core: it imports neither TensorFlow nor torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ptycho.config.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.loader import PtychoDataContainer
+
+__all__ = [
+    "BACKENDS",
+    "BackendAPI",
+    "EpochCallback",
+    "ModelBundle",
+]
+
+#: The backend names accepted everywhere (configs, CLIs, adapter settings, archives).
+BACKENDS: tuple[str, ...] = ("tensorflow", "pytorch")
+
+#: Called after every training epoch with the 0-based epoch index and that epoch's logs
+#: (``loss``, ``val_loss``, ... as floats). Returning ``True`` asks the trainer to stop cleanly
+#: after this epoch (the model stays valid).
+EpochCallback = Callable[[int, Mapping[str, float]], bool]
+
+
+@dataclass
+class ModelBundle:
+    """A trained (or loaded) model with everything needed to run inference.
+
+    Attributes
+    ----------
+    backend : str
+        ``'tensorflow'`` or ``'pytorch'``: which framework ``network`` belongs to.
+    model_config : ModelConfig
+        The architecture and physics configuration the network was built from.
+    training_config : TrainingConfig or None
+        The training configuration, when known (``None`` for a bare network).
+    intensity_scale : float
+        The intensity scale ``s`` (ARCH-007): trained value when ``intensity_scale_trainable``.
+    probe : (N, N) complex64
+        The normalised probe the model illuminates with (the learned one when trainable).
+    history : dict[str, list[float]]
+        Per-epoch training history (``loss``, ``val_loss`` and per-term losses).
+    network : Any
+        The backend's network object (a ``keras.Model`` or a ``torch.nn.Module``).
+    """
+
+    backend: str
+    model_config: ModelConfig
+    training_config: TrainingConfig | None
+    intensity_scale: float
+    probe: np.ndarray
+    history: dict[str, list[float]] = field(default_factory=dict)
+    network: Any = None
+
+    @property
+    def N(self) -> int:
+        """Patch size in pixels."""
+        return int(self.model_config.N)
+
+    @property
+    def gridsize(self) -> int:
+        """Patterns per group side (``C = gridsize**2``)."""
+        return int(self.model_config.gridsize)
+
+    @property
+    def epochs_trained(self) -> int:
+        """Number of epochs recorded in :attr:`history`."""
+        return len(self.history.get("loss", []))
+
+
+class BackendAPI(Protocol):
+    """What ``ptycho.tf.api`` and ``ptycho_torch.api`` provide (same names, same arguments)."""
+
+    def train(
+        self,
+        train: PtychoDataContainer,
+        config: TrainingConfig,
+        *,
+        validation: PtychoDataContainer | None = None,
+        on_epoch_end: EpochCallback | None = None,
+        execution: PyTorchExecutionConfig | None = None,
+        initial: ModelBundle | None = None,
+    ) -> ModelBundle:
+        """Train a model (from ``initial`` when given) and return it with its history."""
+        ...
+
+    def predict_patches(
+        self, bundle: ModelBundle, container: PtychoDataContainer, batch_size: int = 64
+    ) -> np.ndarray:
+        """Object patches at the group centres, ``(B, N, N, 1) complex64``."""
+        ...
+
+    def save_bundle(self, bundle: ModelBundle, path: Path) -> None:
+        """Write ``bundle`` as a ``wts.h5.zip`` archive (atomic; design D6)."""
+        ...
+
+    def load_bundle(self, path: Path) -> ModelBundle:
+        """Read an archive written by :meth:`save_bundle` (never executes archive content)."""
+        ...

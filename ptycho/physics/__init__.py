@@ -1,0 +1,1 @@
+"""NumPy reference physics: translation, forward model, object_big merge, noise."""

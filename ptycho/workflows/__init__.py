@@ -1,0 +1,1 @@
+"""Workflow entry points (TensorFlow components and the backend dispatcher)."""
