@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ptycho.config.config import BACKENDS as _CONFIG_BACKENDS
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 #: The backend names accepted everywhere (configs, CLIs, adapter settings, archives).
-BACKENDS: tuple[str, ...] = ("tensorflow", "pytorch")
+BACKENDS: tuple[str, ...] = tuple(_CONFIG_BACKENDS)
 
 #: Called after every training epoch with the 0-based epoch index and that epoch's logs
 #: (``loss``, ``val_loss``, ... as floats). Returning ``True`` asks the trainer to stop cleanly
