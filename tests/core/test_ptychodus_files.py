@@ -1,0 +1,294 @@
+"""Tests of ptycho.ptychodus_files: pixel <-> metre map and the Ptychodus batch-input files."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from ptycho.ptychodus_files import (
+    far_field_pixel_size_m,
+    object_px_to_ptychodus_m,
+    ptychodus_m_to_object_px,
+    read_ptychodus_diffraction,
+    read_ptychodus_product,
+    write_ptychodus_batch_input,
+)
+from ptycho.raw_data import RawData
+from ptycho.simulation import SimulatedDataset, simulate_dataset
+
+GEOM = {
+    "width_px": 120,
+    "height_px": 90,
+    "pixel_width_m": 5e-8,
+    "pixel_height_m": 6e-8,
+    "center_x_m": 1e-6,
+    "center_y_m": -2e-6,
+}
+
+
+@pytest.fixture(scope="module")
+def sim() -> SimulatedDataset:
+    return simulate_dataset(N=64, n_positions=25, nphotons=1e5, seed=7)
+
+
+def test_pixel_metre_conversion_round_trips_and_centres() -> None:
+    """ARCH-002: px -> m -> px is the identity; our pixel W/2 (Ptychodus (W-1)/2 + 0.5) maps to
+    the object centre."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 120, 50)
+    y = rng.uniform(0, 90, 50)
+    x_m, y_m = object_px_to_ptychodus_m(x, y, **GEOM)
+    x2, y2 = ptychodus_m_to_object_px(x_m, y_m, **GEOM)
+    np.testing.assert_allclose(x2, x, atol=1e-9)
+    np.testing.assert_allclose(y2, y, atol=1e-9)
+    cx, cy = object_px_to_ptychodus_m(60.0, 45.0, **GEOM)
+    assert float(cx) == pytest.approx(1e-6) and float(cy) == pytest.approx(-2e-6)
+    one_px, _ = object_px_to_ptychodus_m(61.0, 45.0, **GEOM)
+    assert float(one_px - cx) == pytest.approx(5e-8)
+    with pytest.raises(ValueError, match="pixel_width_m"):
+        object_px_to_ptychodus_m(x, y, **{**GEOM, "pixel_width_m": 0.0})
+
+
+def test_conversion_matches_ptychodus_object_geometry_plus_half_pixel() -> None:
+    """ARCH-002: our x equals Ptychodus ObjectGeometry's x_px + 0.5 for the same metres."""
+    pytest.importorskip("ptychodus")
+    from ptychodus.api.geometry import PixelGeometry
+    from ptychodus.api.object import Object, ObjectCenter
+    from ptychodus.api.probe_positions import ProbePosition, ProbePositionSequence
+
+    obj = Object(
+        np.ones((GEOM["height_px"], GEOM["width_px"]), np.complex64),
+        PixelGeometry(GEOM["pixel_width_m"], GEOM["pixel_height_m"]),
+        ObjectCenter(GEOM["center_x_m"], GEOM["center_y_m"]),
+    )
+    geometry = obj.get_geometry()
+    x_m = np.array([1e-6, 1.3e-6, 0.2e-6])
+    y_m = np.array([-2e-6, -1.1e-6, -2.5e-6])
+    seq = ProbePositionSequence(
+        [
+            ProbePosition(i, float(a), float(b))
+            for i, (a, b) in enumerate(zip(x_m, y_m, strict=True))
+        ]
+    )
+    x_px = geometry.map_probe_positions_to_object_x_px(seq)
+    y_px = geometry.map_probe_positions_to_object_y_px(seq)
+    ours_x, ours_y = ptychodus_m_to_object_px(x_m, y_m, **GEOM)
+    np.testing.assert_allclose(ours_x, x_px + 0.5, atol=1e-9)
+    np.testing.assert_allclose(ours_y, y_px + 0.5, atol=1e-9)
+
+
+def test_far_field_pixel_size() -> None:
+    """D11: lambda z / (N dp) = 51.66 nm for 10 keV, 2 m, 75 um, N=64."""
+    px = far_field_pixel_size_m(64, detector_pixel_m=75e-6, distance_m=2.0, energy_eV=10000.0)
+    assert px == pytest.approx(5.166e-8, rel=1e-3)
+    with pytest.raises(ValueError, match="energy_eV"):
+        far_field_pixel_size_m(64, detector_pixel_m=75e-6, distance_m=2.0, energy_eV=-1.0)
+
+
+def _check_with_ptychodus(directory: Path, sim: SimulatedDataset, flat: bool = True) -> None:
+    from ptychodus.api.io import load_diffraction_data, load_product
+    from ptychodus.api.reconstruct import prepare_reconstruct_input
+
+    product = load_product(directory / "product.h5")
+    assembled = load_diffraction_data(directory / "diffraction.h5")
+    patterns = assembled.get_patterns()
+    assert patterns.dtype == np.uint32
+    np.testing.assert_array_equal(patterns, sim.counts)
+    np.testing.assert_array_equal(assembled.get_indexes(), np.arange(len(sim)))
+    assert not assembled.get_bad_pixels().any()
+    assert assembled.get_pixel_geometry().width_m == pytest.approx(75e-6)
+    geometry = product.object_.get_geometry()
+    assert (geometry.height_px, geometry.width_px) == sim.object.shape
+    assert geometry.pixel_width_m == pytest.approx(5.166e-8, rel=1e-3)
+    x_px = geometry.map_probe_positions_to_object_x_px(product.probe_positions)
+    y_px = geometry.map_probe_positions_to_object_y_px(product.probe_positions)
+    np.testing.assert_allclose(x_px + 0.5, sim.raw.xcoords, atol=1e-9)
+    np.testing.assert_allclose(y_px + 0.5, sim.raw.ycoords, atol=1e-9)
+    probe = product.probes.get_array()
+    assert probe.shape == (1, 1, 64, 64)
+    np.testing.assert_array_equal(probe[0, 0], sim.probe)
+    obj = product.object_.get_array()
+    assert obj.shape == (1, *sim.object.shape)
+    if flat:
+        np.testing.assert_array_equal(obj[0], np.ones_like(sim.object))
+    else:
+        np.testing.assert_array_equal(obj[0], sim.object)
+    meta = product.metadata
+    assert meta.detector_distance_m == 2.0
+    assert meta.probe_photon_count == pytest.approx(sim.counts.sum(axis=(1, 2)).mean())
+    assert list(product.losses) == []
+    # Ptychodus pairs pattern i with position i
+    ri = prepare_reconstruct_input(assembled, product)
+    np.testing.assert_array_equal(ri.diffraction_patterns, sim.counts)
+    np.testing.assert_allclose(
+        ri.product.probe_positions.get_coordinates_x_m(),
+        product.probe_positions.get_coordinates_x_m(),
+    )
+
+
+def test_batch_input_written_with_ptychodus_api_loads_in_ptychodus(
+    sim: SimulatedDataset, tmp_path: Path
+) -> None:
+    """D11: writer='ptychodus' uses ptychodus.api.io; load_product / load_diffraction_data and
+    prepare_reconstruct_input see counts, positions, probe, flat object and metadata."""
+    pytest.importorskip("ptychodus")
+    diff_path, prod_path = write_ptychodus_batch_input(sim, tmp_path / "in", writer="ptychodus")
+    assert diff_path == tmp_path / "in" / "diffraction.h5"
+    assert prod_path == tmp_path / "in" / "product.h5"
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["diffraction.h5", "product.h5"]
+    _check_with_ptychodus(tmp_path / "in", sim)
+
+
+def test_batch_input_written_with_h5py_loads_in_ptychodus(
+    sim: SimulatedDataset, tmp_path: Path
+) -> None:
+    """D11: the h5py fallback writes the same layout: the real Ptychodus reads it identically;
+    object_init='input' writes the given object."""
+    pytest.importorskip("ptychodus")
+    write_ptychodus_batch_input(sim, tmp_path / "h5", writer="h5py", object_init="input")
+    _check_with_ptychodus(tmp_path / "h5", sim, flat=False)
+
+
+def _h5_layout(path: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    with h5py.File(path, "r") as f:
+        out["/attrs"] = sorted(f.attrs.keys())
+        for key, item in f.items():
+            out[key] = (item.shape, item.dtype.kind, sorted(item.attrs.keys()))
+    return out
+
+
+def test_both_writers_produce_the_same_layout(sim: SimulatedDataset, tmp_path: Path) -> None:
+    """D11: datasets, shapes, dtype kinds and attribute names agree between the two writers."""
+    pytest.importorskip("ptychodus")
+    write_ptychodus_batch_input(sim, tmp_path / "a", writer="ptychodus")
+    write_ptychodus_batch_input(sim, tmp_path / "b", writer="h5py")
+    for name in ("diffraction.h5", "product.h5"):
+        assert _h5_layout(tmp_path / "a" / name) == _h5_layout(tmp_path / "b" / name), name
+
+
+def test_auto_writer_falls_back_to_h5py_without_ptychodus(
+    sim: SimulatedDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """D11: when ptychodus cannot be imported, writer='auto' writes the same files with h5py
+    and writer='ptychodus' raises RuntimeError with the install command."""
+    for name in [m for m in sys.modules if m == "ptychodus" or m.startswith("ptychodus.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "ptychodus", None)
+    with caplog.at_level(logging.INFO, logger="ptycho.ptychodus_files"):
+        write_ptychodus_batch_input(sim, tmp_path / "auto")
+    assert "writer h5py" in caplog.text
+    back = read_ptychodus_diffraction(tmp_path / "auto" / "diffraction.h5")
+    np.testing.assert_array_equal(back.patterns, sim.counts)
+    with pytest.raises(RuntimeError, match="pip install"):
+        write_ptychodus_batch_input(sim, tmp_path / "forced", writer="ptychodus")
+    assert not (tmp_path / "forced").exists()
+
+
+def test_read_product_returns_our_pixels_probe_and_losses(tmp_path: Path) -> None:
+    """ARCH-002: read_ptychodus_product converts metres to our object pixels and reads losses
+    written by Ptychodus's save_product (a reconstruction output)."""
+    pytest.importorskip("ptychodus")
+    from ptychodus.api.geometry import PixelGeometry
+    from ptychodus.api.io import save_product
+    from ptychodus.api.object import Object, ObjectCenter
+    from ptychodus.api.probe import ProbeSequence
+    from ptychodus.api.probe_positions import ProbePosition, ProbePositionSequence
+    from ptychodus.api.product import LossValue, Product, ProductMetadata
+
+    rng = np.random.default_rng(1)
+    obj = (rng.uniform(0.5, 1, (90, 120)) * np.exp(1j * rng.uniform(-1, 1, (90, 120))))
+    probe = (rng.standard_normal((2, 64, 64)) + 1j * rng.standard_normal((2, 64, 64)))
+    x = rng.uniform(32, 88, 10)
+    y = rng.uniform(32, 58, 10)
+    x_m, y_m = object_px_to_ptychodus_m(x, y, **GEOM)
+    product = Product(
+        metadata=ProductMetadata("r", "", 2.0, 10000.0, 1e6, 0.0, 0.0, 0.0),
+        probe_positions=ProbePositionSequence(
+            [
+                ProbePosition(i, float(a), float(b))
+                for i, (a, b) in enumerate(zip(x_m, y_m, strict=True))
+            ]
+        ),
+        probes=ProbeSequence(probe.astype(np.complex64), None, PixelGeometry(5e-8, 6e-8)),
+        object_=Object(
+            obj.astype(np.complex64), PixelGeometry(5e-8, 6e-8), ObjectCenter(1e-6, -2e-6)
+        ),
+        losses=[LossValue(0, 1.5), LossValue(1, 0.75)],
+    )
+    save_product(tmp_path / "product.000001.h5", product)
+    read = read_ptychodus_product(tmp_path / "product.000001.h5")
+    np.testing.assert_allclose(read.x, x, atol=1e-9)
+    np.testing.assert_allclose(read.y, y, atol=1e-9)
+    np.testing.assert_array_equal(read.object, obj.astype(np.complex64))
+    assert read.probe_modes.shape == (2, 64, 64)
+    np.testing.assert_array_equal(read.probe, probe[0].astype(np.complex64))
+    assert read.losses == [(0, 1.5), (1, 0.75)]
+    assert read.object_pixel_size_m == (5e-8, 6e-8)
+    assert read.object_center_m == (1e-6, -2e-6)
+    assert read.metadata["photon_energy_eV"] == 10000.0
+
+
+def test_h5py_round_trip_without_ptychodus(sim: SimulatedDataset, tmp_path: Path) -> None:
+    """D11: h5py writer + our readers reproduce counts, positions (our px), probe and object."""
+    write_ptychodus_batch_input(sim, tmp_path, writer="h5py", object_init="input", as_counts=True)
+    diff = read_ptychodus_diffraction(tmp_path / "diffraction.h5")
+    np.testing.assert_array_equal(diff.patterns, sim.counts)
+    assert diff.detector_pixel_size_m == (75e-6, 75e-6)
+    prod = read_ptychodus_product(tmp_path / "product.h5")
+    np.testing.assert_allclose(prod.x, sim.raw.xcoords, atol=1e-9)
+    np.testing.assert_allclose(prod.y, sim.raw.ycoords, atol=1e-9)
+    np.testing.assert_array_equal(prod.probe, sim.probe)
+    np.testing.assert_array_equal(prod.object, sim.object)
+    np.testing.assert_array_equal(prod.indexes, np.arange(len(sim)))
+    assert prod.losses == []
+
+
+def test_rawdata_amplitude_is_written_as_rounded_counts_or_float_intensity(
+    sim: SimulatedDataset, tmp_path: Path
+) -> None:
+    """ARCH-001: a RawData (amplitude) is written as uint32 counts = rint(amp^2), or float32
+    intensities with as_counts=False; probe modes are kept."""
+    raw = sim.raw
+    write_ptychodus_batch_input(raw, tmp_path / "c", writer="h5py")
+    np.testing.assert_array_equal(
+        read_ptychodus_diffraction(tmp_path / "c" / "diffraction.h5").patterns, sim.counts
+    )
+    write_ptychodus_batch_input(raw, tmp_path / "f", writer="h5py", as_counts=False)
+    pat = read_ptychodus_diffraction(tmp_path / "f" / "diffraction.h5").patterns
+    assert pat.dtype == np.float32
+    np.testing.assert_allclose(pat, sim.counts, rtol=1e-5)
+    modes = np.stack([sim.probe, 0.5 * sim.probe])
+    two = RawData(raw.xcoords, raw.ycoords, None, None, raw.diff3d, modes, None,
+                  objectGuess=raw.objectGuess)
+    write_ptychodus_batch_input(two, tmp_path / "m", writer="h5py")
+    assert read_ptychodus_product(tmp_path / "m" / "product.h5").probe_modes.shape == (2, 64, 64)
+
+
+def test_bad_input_raises_before_anything_is_written(
+    sim: SimulatedDataset, tmp_path: Path
+) -> None:
+    """Bad input: wrong source type, bad object_init, bad geometry and missing files give clear
+    errors, and no output folder is created."""
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="SimulatedDataset or a RawData"):
+        write_ptychodus_batch_input(np.zeros((3, 8, 8)), out)
+    with pytest.raises(ValueError, match="object_init"):
+        write_ptychodus_batch_input(sim, out, object_init="truth")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="distance_m"):
+        write_ptychodus_batch_input(sim, out, distance_m=0.0)
+    with pytest.raises(ValueError, match="writer"):
+        write_ptychodus_batch_input(sim, out, writer="zarr")  # type: ignore[arg-type]
+    assert not out.exists()
+    with pytest.raises(FileNotFoundError):
+        read_ptychodus_product(tmp_path / "missing.h5")
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f.create_dataset("patterns", data=np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="'object' is missing"):
+        read_ptychodus_product(tmp_path / "bad.h5")
