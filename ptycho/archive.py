@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.atomic import atomic_output
 from ptycho.backend import BACKENDS
 
 if TYPE_CHECKING:
@@ -207,25 +207,14 @@ def write_archive(
         if manifest[key] not in files:
             raise ValueError(f"archive member {manifest[key]!r} (manifest {key}) was not given")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(
-            f"cannot write the model archive: directory {path.parent} is not writable; "
-            "choose another --output_dir"
-        )
     text = json.dumps(manifest, indent=2, sort_keys=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with (
-            os.fdopen(fd, "wb") as handle,
-            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-        ):
-            archive.writestr(MANIFEST_NAME, text)
-            for name, data in files.items():
-                archive.writestr(name, data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_output(path) as tmp,
+        zipfile.ZipFile(tmp, "x", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        archive.writestr(MANIFEST_NAME, text)
+        for name, data in files.items():
+            archive.writestr(name, data)
     logger.info("wrote model archive %s (%s backend)", path, manifest["backend"])
     return path
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.atomic import atomic_savez
 from ptycho.probe import first_mode
 
 if TYPE_CHECKING:
@@ -284,7 +284,7 @@ class PtychoDataContainer:
         }
         if self._Y is not None:
             arrays["Y"] = self._Y
-        _atomic_savez(Path(path), arrays)
+        atomic_savez(Path(path), arrays)
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str]) -> PtychoDataContainer:
@@ -311,24 +311,6 @@ class PtychoDataContainer:
                 nn_indices=f["nn_indices"] if "nn_indices" in f.files else None,
                 norm_factor=float(f["norm_factor"]) if "norm_factor" in f.files else float("nan"),
             )
-
-
-def _atomic_savez(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """``np.savez_compressed`` to a temp file in ``path``'s folder, then ``os.replace``."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {path}: folder {parent} does not exist; create it first"
-        )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _slice_dset(dset: Mapping[str, Any], sl: slice, n: int) -> dict[str, Any]:
@@ -488,6 +470,7 @@ def split_container(
     if frac > 0 and n_val == 0:
         logger.info(
             "validation_fraction=%g of %d groups gives no validation group; validation is empty",
-            frac, b,
+            frac,
+            b,
         )
     return container.subset(train_idx), container.subset(val_idx)

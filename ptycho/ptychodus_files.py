@@ -42,13 +42,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import h5py
 import numpy as np
+
+from ptycho.atomic import temporary_sibling
 
 __all__ = [
     "PtychodusDiffraction",
@@ -156,9 +157,7 @@ def _check_geometry(
     width_px: int, height_px: int, pixel_width_m: float, pixel_height_m: float
 ) -> None:
     if int(width_px) < 1 or int(height_px) < 1:
-        raise ValueError(
-            f"object size must be at least 1 x 1 pixels, got {width_px} x {height_px}"
-        )
+        raise ValueError(f"object size must be at least 1 x 1 pixels, got {width_px} x {height_px}")
     for name, value in (("pixel_width_m", pixel_width_m), ("pixel_height_m", pixel_height_m)):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive finite length in metres, got {value}")
@@ -357,11 +356,6 @@ def _prepare(
         name=name,
         comments=comments,
     )
-
-
-def _temp_name(final: Path) -> Path:
-    """Unused hidden name next to ``final`` (created later with the usual umask permissions)."""
-    return final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
 
 
 def _ptychodus_api() -> Any | None:
@@ -563,7 +557,7 @@ def write_ptychodus_batch_input(
     tmp_paths: list[Path] = []
     try:
         for final in (diff_final, prod_final):
-            tmp_paths.append(_temp_name(final))
+            tmp_paths.append(temporary_sibling(final))
         diff_tmp, prod_tmp = tmp_paths
         if api is not None:
             _write_with_ptychodus(api, arrays, diff_tmp, prod_tmp)

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.atomic import atomic_savez
 from ptycho.grouping import SeedLike, group_positions
-from ptycho.loader import _atomic_savez, normalize_diffraction
+from ptycho.loader import normalize_diffraction
 from ptycho.probe import as_probe_modes
 
 __all__ = ["RawData", "as_amplitude", "inpaint_bad_pixels", "relative_coords"]
@@ -84,9 +85,7 @@ def as_amplitude(
             f"(float dtype), got {arr.dtype}"
         )
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(
-            f"diff3d must be integer counts or float amplitude, got dtype {arr.dtype}"
-        )
+        raise ValueError(f"diff3d must be integer counts or float amplitude, got dtype {arr.dtype}")
     checked = arr if valid is None else arr[:, valid]
     is_int = np.issubdtype(arr.dtype, np.integer)
     if not is_int:
@@ -349,7 +348,10 @@ class RawData:
         self.subsample_seed: int | None = None
         logger.debug(
             "RawData: %d positions, N=%d, %d probe mode(s), objectGuess %s, Y %s",
-            m, n, modes.shape[0], None if obj is None else obj.shape,
+            m,
+            n,
+            modes.shape[0],
+            None if obj is None else obj.shape,
             "yes" if y_arr is not None else "no",
         )
 
@@ -386,8 +388,15 @@ class RawData:
         (converted to amplitude, D1) and a ``(modes, N, N)`` probe (first mode used).
         """
         return cls(
-            xcoords, ycoords, None, None, diff3d, probeGuess, scan_index,
-            objectGuess=objectGuess, bad_pixels=bad_pixels,
+            xcoords,
+            ycoords,
+            None,
+            None,
+            diff3d,
+            probeGuess,
+            scan_index,
+            objectGuess=objectGuess,
+            bad_pixels=bad_pixels,
         )
 
     @classmethod
@@ -405,15 +414,20 @@ class RawData:
         try:
             npz = np.load(p, allow_pickle=False)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{p} is not a readable NPZ dataset ({exc}); write it with "
-                             "numpy.savez or RawData.to_file") from exc
+            raise ValueError(
+                f"{p} is not a readable NPZ dataset ({exc}); write it with "
+                "numpy.savez or RawData.to_file"
+            ) from exc
         if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(f"{p} holds a single array, not an NPZ dataset with named keys "
-                             "(xcoords, ycoords, diff3d, probeGuess, ...)")
+            raise ValueError(
+                f"{p} holds a single array, not an NPZ dataset with named keys "
+                "(xcoords, ycoords, diff3d, probeGuess, ...)"
+            )
         with npz as f:
             keys = set(f.files)
-            diff_key = "diff3d" if "diff3d" in keys else ("diffraction" if "diffraction" in keys
-                                                         else None)
+            diff_key = (
+                "diff3d" if "diff3d" in keys else ("diffraction" if "diffraction" in keys else None)
+            )
             missing = [k for k in ("xcoords", "ycoords") if k not in keys]
             if diff_key is None:
                 missing.append("diff3d (or 'diffraction')")
@@ -446,7 +460,9 @@ class RawData:
             if y_arr is not None and (y_arr.ndim < 1 or y_arr.shape[0] != m):
                 logger.warning(
                     "%s: ignoring 'Y' with shape %s (its first axis is not the %d positions)",
-                    p, y_arr.shape, m,
+                    p,
+                    y_arr.shape,
+                    m,
                 )
                 y_arr = None
             raw = cls(
@@ -486,7 +502,7 @@ class RawData:
             arrays["Y"] = self.Y
         if self.bad_pixels is not None:
             arrays["bad_pixels"] = self.bad_pixels
-        _atomic_savez(Path(path), arrays)
+        atomic_savez(Path(path), arrays)
 
     # --- grouping ----------------------------------------------------------------------------
     def generate_grouped_data(
@@ -547,11 +563,18 @@ class RawData:
         if nsamples is not None and nsamples == 1 and m > 1:
             logger.warning(
                 "nsamples=1 builds a single group covering 1 of %d scan positions; pass "
-                "nsamples=None (or the number of positions) to use the whole scan", m,
+                "nsamples=None (or the number of positions) to use the whole scan",
+                m,
             )
         nn = group_positions(
-            self.xcoords, self.ycoords, g, n_groups=nsamples, K=K, seed=seed,
-            sequential=sequential_sampling, enable_oversampling=enable_oversampling,
+            self.xcoords,
+            self.ycoords,
+            g,
+            n_groups=nsamples,
+            K=K,
+            seed=seed,
+            sequential=sequential_sampling,
+            enable_oversampling=enable_oversampling,
             neighbor_pool_size=neighbor_pool_size,
         )
         b, c = nn.shape

@@ -45,7 +45,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +52,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
+from ptycho.atomic import atomic_savez
 from ptycho.physics.forward import far_field_amplitude, illuminate
 from ptycho.physics.noise import poisson_counts
 from ptycho.physics.shift import extract_patches
@@ -161,9 +161,9 @@ def _disks(height: int, width: int, rng: np.random.Generator, count: int) -> np.
     cy = rng.uniform(0.1, 0.9, count)[:, None, None] * height
     cx = rng.uniform(0.1, 0.9, count)[:, None, None] * width
     radius = rng.uniform(0.04, 0.12, count)[:, None, None] * size
-    weight = rng.choice([-1.0, 1.0], count)[:, None, None] * rng.uniform(0.5, 1.0, count)[
-        :, None, None
-    ]
+    weight = (
+        rng.choice([-1.0, 1.0], count)[:, None, None] * rng.uniform(0.5, 1.0, count)[:, None, None]
+    )
     dist = np.sqrt((rr - cy) ** 2 + (cc - cx) ** 2)
     return np.sum(weight * 0.5 * (1.0 - np.tanh((dist - radius) / 1.5)), axis=0)
 
@@ -267,9 +267,7 @@ def simulate_probe(
         inner = 0.4 * outer
         kv, ku = np.mgrid[0:n, 0:n].astype(np.float64) - n / 2.0
         kr = np.sqrt(ku * ku + kv * kv)
-        pupil = (
-            0.25 * (1.0 - np.tanh((kr - outer) / 0.5)) * (1.0 + np.tanh((kr - inner) / 0.5))
-        )
+        pupil = 0.25 * (1.0 - np.tanh((kr - outer) / 0.5)) * (1.0 + np.tanh((kr - inner) / 0.5))
         un = ku / outer
         vn = kv / outer
         alpha = 0.175 * np.pi * outer
@@ -614,7 +612,15 @@ def simulate_dataset(
     }
     logger.info(
         "simulated %d patterns %dx%d on a %dx%d object: mean %.4g counts/pattern, step %.2f px, "
-        "overlap %.2f", n_positions, n, n, height, width, mean_counts, step, info["overlap"],
+        "overlap %.2f",
+        n_positions,
+        n,
+        n,
+        height,
+        width,
+        mean_counts,
+        step,
+        info["overlap"],
     )
     return SimulatedDataset(
         raw=raw,
@@ -808,14 +814,6 @@ def save_npz(
     if isinstance(dataset, SimulatedDataset):
         arrays["nphotons"] = np.asarray(dataset.nphotons, dtype=np.float64)
         arrays["sim_seed"] = np.asarray(-1 if dataset.seed is None else dataset.seed, np.int64)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_savez(p, arrays)
     logger.info("wrote %s (%d patterns)", p, len(raw))
     return p

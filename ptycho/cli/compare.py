@@ -10,11 +10,8 @@ and prints a Markdown table. Nothing is written unless ``--json PATH`` is given.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-import os
-import secrets
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -22,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ptycho.atomic import atomic_write_json
 
 __all__ = ["build_parser", "load_reconstruction", "load_truth", "main", "parse_roi"]
 
@@ -43,32 +42,46 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--reconstruction", type=Path, required=True,
+        "--reconstruction",
+        type=Path,
+        required=True,
         help="NPZ with key 'object' or 'reconstructed_object' ((H, W) complex, same pixel grid "
         "as the truth)",
     )
     p.add_argument(
-        "--truth", type=Path, required=True,
+        "--truth",
+        type=Path,
+        required=True,
         help="ground-truth NPZ in our format (key objectGuess; xcoords/ycoords/diff3d for "
         "--roi auto)",
     )
     p.add_argument(
-        "--roi", default="auto",
+        "--roi",
+        default="auto",
         help="region of interest: 'auto' (scanned region: patch centres +- N/4), 'full' (whole "
         "object) or 'r0:r1,c0:c1' (row and column pixel ranges)",
     )
     p.add_argument(
-        "--margin", type=int, default=0,
+        "--margin",
+        type=int,
+        default=0,
         help="extra inward margin in pixels for --roi auto",
     )
     p.add_argument("--name", default=None, help="row label (default: the reconstruction's stem)")
     p.add_argument(
-        "--json", dest="json_path", type=Path, default=None,
+        "--json",
+        dest="json_path",
+        type=Path,
+        default=None,
         help="also write the metrics as JSON to this file",
     )
     p.add_argument(
-        "--log_level", "--log-level", dest="log_level", default="WARNING",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="logging level",
+        "--log_level",
+        "--log-level",
+        dest="log_level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level",
     )
     return p
 
@@ -178,8 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ptycho-compare``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
+    )
     from ptycho.metrics import compare, format_table
 
     try:
@@ -210,13 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table({name: metrics}))
     if args.json_path is not None:
         path: Path = args.json_path
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-        try:
-            tmp.write_text(json.dumps({name: _jsonable(metrics)}, indent=2) + "\n", "utf-8")
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        atomic_write_json(path, {name: _jsonable(metrics)})
     return 0
 
 

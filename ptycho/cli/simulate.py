@@ -18,11 +18,8 @@ Run ``ptycho-simulate --help`` or ``python -m ptycho.cli.simulate --help``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-import os
-import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -30,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ptycho.atomic import atomic_output, atomic_write_json
 
 __all__ = ["build_parser", "main", "write_overview"]
 
@@ -50,79 +49,135 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--output_dir", "--output-dir", dest="output_dir", type=Path, required=True,
+        "--output_dir",
+        "--output-dir",
+        dest="output_dir",
+        type=Path,
+        required=True,
         help="folder for all outputs (created if missing)",
     )
     p.add_argument("--N", type=int, default=64, help="diffraction pattern size in pixels (64/128)")
     p.add_argument(
-        "--n_positions", "--n-positions", dest="n_positions", type=int, default=1024,
+        "--n_positions",
+        "--n-positions",
+        dest="n_positions",
+        type=int,
+        default=1024,
         help="scan positions (per dataset; with --split this is the training set)",
     )
     p.add_argument(
-        "--n_test", "--n-test", dest="n_test", type=int, default=None,
+        "--n_test",
+        "--n-test",
+        dest="n_test",
+        type=int,
+        default=None,
         help="test-set positions with --split (default: same as --n_positions)",
     )
     p.add_argument(
-        "--nphotons", type=float, default=1e6,
+        "--nphotons",
+        type=float,
+        default=1e6,
         help="dataset-mean expected photon counts per diffraction pattern",
     )
     p.add_argument("--seed", type=int, default=0, help="master random seed (>= 0)")
     p.add_argument(
-        "--format", choices=("npz", "ptychodus", "both"), default="npz",
+        "--format",
+        choices=("npz", "ptychodus", "both"),
+        default="npz",
         help="npz: our NPZ file(s); ptychodus: diffraction.h5 + product.h5 under "
         "output_dir/ptychodus; both: all of them",
     )
     p.add_argument(
-        "--split", action="store_true",
+        "--split",
+        action="store_true",
         help="write a training and a held-out test dataset (same probe, two different objects) "
         "as train_data.npz / test_data.npz instead of one simulated_data.npz",
     )
     p.add_argument(
-        "--probe", dest="probe_kind", choices=("disk", "zone_plate"), default="disk",
+        "--probe",
+        dest="probe_kind",
+        choices=("disk", "zone_plate"),
+        default="disk",
         help="probe model: defocused disk or defocused zone-plate (annular pupil) focus",
     )
     p.add_argument("--scan", choices=("raster", "spiral"), default="raster", help="scan pattern")
     p.add_argument(
-        "--overlap", type=float, default=0.7,
+        "--overlap",
+        type=float,
+        default=0.7,
         help="linear overlap 1 - step / probe diameter (diameter: equal-area diameter of "
         "|P| >= max|P|/2)",
     )
     p.add_argument(
-        "--step_px", "--step-px", dest="step_px", type=float, default=None,
+        "--step_px",
+        "--step-px",
+        dest="step_px",
+        type=float,
+        default=None,
         help="explicit scan step in object pixels (overrides --overlap)",
     )
     p.add_argument(
-        "--jitter_px", "--jitter-px", dest="jitter_px", type=float, default=0.5,
+        "--jitter_px",
+        "--jitter-px",
+        dest="jitter_px",
+        type=float,
+        default=0.5,
         help="standard deviation of the random position jitter in pixels",
     )
     p.add_argument(
-        "--object_size", "--object-size", dest="object_size", type=int, default=None,
+        "--object_size",
+        "--object-size",
+        dest="object_size",
+        type=int,
+        default=None,
         help="square object side in pixels (default: just large enough for the scan)",
     )
     p.add_argument(
-        "--detector_pixel_m", "--detector-pixel-m", dest="detector_pixel_m", type=float,
-        default=75e-6, help="detector pixel size in metres (Ptychodus files)",
+        "--detector_pixel_m",
+        "--detector-pixel-m",
+        dest="detector_pixel_m",
+        type=float,
+        default=75e-6,
+        help="detector pixel size in metres (Ptychodus files)",
     )
     p.add_argument(
-        "--distance_m", "--distance-m", dest="distance_m", type=float, default=2.0,
+        "--distance_m",
+        "--distance-m",
+        dest="distance_m",
+        type=float,
+        default=2.0,
         help="sample-detector distance in metres (Ptychodus files)",
     )
     p.add_argument(
-        "--energy_eV", "--energy-ev", dest="energy_eV", type=float, default=10000.0,
+        "--energy_eV",
+        "--energy-ev",
+        dest="energy_eV",
+        type=float,
+        default=10000.0,
         help="photon energy in eV (Ptychodus files)",
     )
     p.add_argument(
-        "--no_patches", "--no-patches", dest="no_patches", action="store_true",
+        "--no_patches",
+        "--no-patches",
+        dest="no_patches",
+        action="store_true",
         help="leave the ground-truth patches Y out of the NPZ (about half its size; they can be "
         "cut again from objectGuess)",
     )
     p.add_argument(
-        "--no_plot", "--no-plot", dest="no_plot", action="store_true",
+        "--no_plot",
+        "--no-plot",
+        dest="no_plot",
+        action="store_true",
         help="do not write the overview PNG",
     )
     p.add_argument(
-        "--log_level", "--log-level", dest="log_level", default="WARNING",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="logging level",
+        "--log_level",
+        "--log-level",
+        dest="log_level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level",
     )
     return p
 
@@ -188,8 +243,12 @@ def write_overview(dataset: Any, path: Path, title: str = "") -> bool:
             "probe phase (rad, where |P| > 1% of max)",
             "twilight",
         ),
-        (axes[1, 2], np.log10(counts.astype(np.float64) + 1.0), "pattern 0: log10(counts + 1)",
-         "inferno"),
+        (
+            axes[1, 2],
+            np.log10(counts.astype(np.float64) + 1.0),
+            "pattern 0: log10(counts + 1)",
+            "inferno",
+        ),
     ]
     for ax, img, label, cmap in panels:
         im = ax.imshow(img, cmap=cmap, interpolation="nearest")
@@ -208,25 +267,12 @@ def write_overview(dataset: Any, path: Path, title: str = "") -> bool:
         fontsize=11,
     )
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
-        fig.savefig(tmp, dpi=80, format="png")
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return True
-
-
-def _atomic_json(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _describe(ds: Any) -> dict[str, Any]:
@@ -264,14 +310,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.split:
         train, test = simulate_train_test(
-            N=args.N, n_train=args.n_positions, n_test=args.n_test, nphotons=args.nphotons,
-            seed=args.seed, **common,
+            N=args.N,
+            n_train=args.n_positions,
+            n_test=args.n_test,
+            nphotons=args.nphotons,
+            seed=args.seed,
+            **common,
         )
         datasets = {"train": train, "test": test}
     else:
         datasets = {
             "data": simulate_dataset(
-                N=args.N, n_positions=args.n_positions, nphotons=args.nphotons, seed=args.seed,
+                N=args.N,
+                n_positions=args.n_positions,
+                nphotons=args.nphotons,
+                seed=args.seed,
                 **common,
             )
         }
@@ -288,8 +341,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for role, ds in datasets.items():
             sub = out / "ptychodus" if role == "data" else out / "ptychodus" / role
             diff_path, prod_path = write_ptychodus_batch_input(
-                ds, sub, detector_pixel_m=args.detector_pixel_m, distance_m=args.distance_m,
-                energy_eV=args.energy_eV, name=f"ptychopinn-sim-{role}",
+                ds,
+                sub,
+                detector_pixel_m=args.detector_pixel_m,
+                distance_m=args.distance_m,
+                energy_eV=args.energy_eV,
+                name=f"ptychopinn-sim-{role}",
                 comments=f"ptycho-simulate seed={args.seed} role={role}",
             )
             files.extend([str(diff_path), str(prod_path)])
@@ -309,7 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     summary_path = out / "summary.json"
     summary["files"].append(str(summary_path))
-    _atomic_json(summary_path, summary)
+    atomic_write_json(summary_path, summary)
     return summary
 
 
@@ -330,8 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``ptycho-simulate``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
+    )
     _validate(args, parser)
     try:
         summary = run(args)
