@@ -1,9 +1,24 @@
-"""One dispatcher for both backends (design D7).
+"""One dispatcher for both backends (design D7, issue 5).
 
 Every entry point that lets a user choose a backend (the CLIs, the Ptychodus adapter, the
-workflow API) resolves it here, by name. Only the selected backend is imported, lazily; selecting
-one whose packages are missing raises :class:`RuntimeError` naming the backend and the exact pip
-command. There is no silent fallback.
+workflow API) resolves it here, by name:
+
+- :func:`get_backend` imports and returns ``ptycho.tf.api`` or ``ptycho_torch.api``, only the
+  one selected, lazily; selecting one whose packages are missing raises :class:`RuntimeError`
+  naming the backend and the exact pip command. There is no silent fallback. An unknown name
+  raises :class:`ValueError` listing the choices.
+- :func:`run_cdi_example_with_backend` / :func:`train_cdi_model_with_backend` route the
+  historical workflow API (``ptycho.workflows.components`` or
+  ``ptycho_torch.workflows.components``) on ``config.backend`` after
+  ``update_legacy_dict(ptycho.params.cfg, config)`` (CONFIG-001), and set
+  ``results['backend']``.
+- :func:`train_with_backend` and :func:`reconstruct_with_backend` are the backend-neutral
+  train / reconstruct steps the CLIs use (a model of either backend, the same arguments).
+- :func:`load_inference_bundle_with_backend` loads a model archive with the selected backend and
+  converts an archive written by the other backend (:mod:`ptycho.weights`; the layers match one
+  to one); :func:`convert_bundle_to_backend` converts a loaded bundle in memory.
+
+This module imports neither TensorFlow nor torch at module level.
 """
 
 from __future__ import annotations
@@ -17,57 +32,88 @@ from typing import TYPE_CHECKING, Any
 from ptycho.backend import BACKENDS
 
 if TYPE_CHECKING:
-    from ptycho.backend import BackendAPI, ModelBundle
+    from ptycho.backend import BackendAPI, EpochCallback, ModelBundle
     from ptycho.config.config import InferenceConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.loader import PtychoDataContainer
+    from ptycho.raw_data import RawData
 
 __all__ = [
+    "INSTALL_COMMANDS",
+    "convert_bundle_to_backend",
     "get_backend",
     "load_inference_bundle_with_backend",
+    "reconstruct_with_backend",
     "run_cdi_example_with_backend",
     "train_cdi_model_with_backend",
+    "train_with_backend",
     "validate_backend",
 ]
 
 logger = logging.getLogger(__name__)
 
 _API_MODULES = {"tensorflow": "ptycho.tf.api", "pytorch": "ptycho_torch.api"}
-_REQUIREMENTS = {
-    "tensorflow": (("tensorflow", "keras"), "pip install 'ptychopinn[tf]'"),
-    "pytorch": (("torch", "lightning"), "pip install 'ptychopinn[torch]'"),
+_WORKFLOW_MODULES = {
+    "tensorflow": "ptycho.workflows.components",
+    "pytorch": "ptycho_torch.workflows.components",
+}
+_PACKAGES = {"tensorflow": ("tensorflow", "keras"), "pytorch": ("torch", "lightning")}
+#: The exact command that installs each backend's packages.
+INSTALL_COMMANDS: dict[str, str] = {
+    "tensorflow": "pip install 'ptychopinn[tf]'",
+    "pytorch": "pip install 'ptychopinn[torch]'",
 }
 _LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 
 
-def validate_backend(name: str) -> str:
+def validate_backend(name: Any) -> str:
     """Return ``name`` if it is a known backend, else raise ``ValueError`` listing the choices."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    return name
+        raise ValueError(
+            f"unknown backend {name!r}; choose one of {', '.join(repr(b) for b in BACKENDS)}"
+        )
+    return str(name)
+
+
+def _missing_backend(name: str, package: str, exc: BaseException) -> RuntimeError:
+    return RuntimeError(
+        f"{_LABELS[name]} backend selected (backend={name!r}), but {package} is not installed "
+        f"or cannot be imported ({exc}); install it with: {INSTALL_COMMANDS[name]}"
+    )
 
 
 def get_backend(name: str) -> BackendAPI:
     """Import and return the backend API module for ``name``.
+
+    Only that backend's packages are imported (``tensorflow``/``keras`` or
+    ``torch``/``lightning``), never the other backend's.
 
     Raises
     ------
     ValueError
         ``name`` is not a known backend.
     RuntimeError
-        The backend's packages are not installed ("<X> backend selected, but ... is not
-        installed: pip install ...").
+        The backend's packages are not installed: ``"<X> backend selected (backend='...'), but
+        <package> is not installed ...; install it with: pip install 'ptychopinn[...]'"``.
     """
     validate_backend(name)
-    packages, command = _REQUIREMENTS[name]
-    for package in packages:
+    for package in _PACKAGES[name]:
         try:
             importlib.import_module(package)
         except ImportError as exc:
-            raise RuntimeError(
-                f"{_LABELS[name]} backend selected, but {package} is not installed "
-                f"({exc}); install it with: {command}"
-            ) from exc
-    module: ModuleType = importlib.import_module(_API_MODULES[name])
+            raise _missing_backend(name, package, exc) from exc
+    try:
+        module: ModuleType = importlib.import_module(_API_MODULES[name])
+    except ImportError as exc:
+        raise _missing_backend(name, getattr(exc, "name", None) or "a dependency", exc) from exc
     return module  # type: ignore[return-value]
+
+
+def _workflows(name: str) -> Any:
+    get_backend(name)
+    try:
+        return importlib.import_module(_WORKFLOW_MODULES[name])
+    except ImportError as exc:
+        raise _missing_backend(name, getattr(exc, "name", None) or "a dependency", exc) from exc
 
 
 def _bridge_legacy(config: Any) -> None:
@@ -84,21 +130,21 @@ def train_cdi_model_with_backend(
     config: TrainingConfig,
     torch_execution_config: PyTorchExecutionConfig | None = None,
 ) -> dict[str, Any]:
-    """Train on ``train_data`` with ``config.backend``; returns the backend's results dict."""
-    _bridge_legacy(config)
-    validate_backend(config.backend)
-    if config.backend == "tensorflow":
-        get_backend("tensorflow")
-        from ptycho.workflows import components
+    """Train on ``train_data`` with ``config.backend``; returns the backend's results dict.
 
+    ``results['backend']`` is set to the backend used. ``torch_execution_config`` is only used
+    by the PyTorch backend.
+    """
+    _bridge_legacy(config)
+    name = validate_backend(config.backend)
+    components = _workflows(name)
+    if name == "tensorflow":
         results = components.train_cdi_model(train_data, test_data, config)
     else:
-        get_backend("pytorch")
-        torch_components = importlib.import_module("ptycho_torch.workflows.components")
-        results = torch_components.train_cdi_model_torch(
+        results = components.train_cdi_model_torch(
             train_data, test_data, config, execution_config=torch_execution_config
         )
-    results["backend"] = config.backend
+    results["backend"] = name
     return results
 
 
@@ -109,7 +155,7 @@ def run_cdi_example_with_backend(
     flip_x: bool = False,
     flip_y: bool = False,
     transpose: bool = False,
-    M: int = 20,  # noqa: N803 - the original's argument name
+    M: int = 20,
     do_stitching: bool = False,
     torch_execution_config: PyTorchExecutionConfig | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
@@ -119,18 +165,14 @@ def run_cdi_example_with_backend(
     with ``results['backend']`` set to the backend used.
     """
     _bridge_legacy(config)
-    validate_backend(config.backend)
-    if config.backend == "tensorflow":
-        get_backend("tensorflow")
-        from ptycho.workflows import components
-
+    name = validate_backend(config.backend)
+    components = _workflows(name)
+    if name == "tensorflow":
         amp, phase, results = components.run_cdi_example(
             train_data, test_data, config, flip_x, flip_y, transpose, M, do_stitching
         )
     else:
-        get_backend("pytorch")
-        torch_components = importlib.import_module("ptycho_torch.workflows.components")
-        amp, phase, results = torch_components.run_cdi_example_torch(
+        amp, phase, results = components.run_cdi_example_torch(
             train_data,
             test_data,
             config,
@@ -141,8 +183,106 @@ def run_cdi_example_with_backend(
             do_stitching=do_stitching,
             execution_config=torch_execution_config,
         )
-    results["backend"] = config.backend
+    results["backend"] = name
     return amp, phase, results
+
+
+def train_with_backend(
+    train_data: RawData | PtychoDataContainer,
+    config: TrainingConfig,
+    *,
+    validation_data: RawData | PtychoDataContainer | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    initial: ModelBundle | None = None,
+    output_dir: str | Path | None = None,
+    execution_config: PyTorchExecutionConfig | None = None,
+) -> ModelBundle:
+    """Group (for RawData) and train with ``config.backend``; returns the trained bundle.
+
+    An ``initial`` bundle of the other backend is converted first (same weights). The bundle is
+    recorded as the process's last trained model (:mod:`ptycho.model_manager`).
+
+    Raises
+    ------
+    ValueError
+        Unknown backend, or a bundle that cannot be converted.
+    RuntimeError
+        The backend is not installed.
+    """
+    _bridge_legacy(config)
+    name = validate_backend(config.backend)
+    components = _workflows(name)
+    if initial is not None and initial.backend != name:
+        initial = convert_bundle_to_backend(initial, name)
+    if name == "tensorflow":
+        return components.train(
+            train_data,
+            config,
+            validation_data=validation_data,
+            on_epoch_end=on_epoch_end,
+            initial=initial,
+            output_dir=output_dir,
+        )
+    return components.train_torch(
+        train_data,
+        config,
+        validation_data=validation_data,
+        on_epoch_end=on_epoch_end,
+        initial=initial,
+        execution_config=execution_config,
+        output_dir=output_dir,
+    )
+
+
+def reconstruct_with_backend(
+    bundle: ModelBundle,
+    raw: RawData,
+    inference_config: InferenceConfig,
+    *,
+    M: int = 20,
+) -> Any:
+    """Reconstruct a scan with ``bundle``'s own backend (``api.reconstruct``).
+
+    Both backends group the scan as ``inference_config`` says, predict in batches and stitch the
+    central ``M x M`` of each patch onto ``raw.objectGuess``'s grid (or a scan-centred canvas).
+
+    Returns
+    -------
+    Reconstruction
+        The backend's result: ``object``, ``probe``, ``patches``, ``global_offsets``,
+        ``on_object_grid``, ``amplitude``, ``phase``.
+
+    Raises
+    ------
+    ValueError
+        Unknown backend, pattern size other than the model's, too few positions.
+    RuntimeError
+        The bundle's backend is not installed.
+    """
+    api = get_backend(validate_backend(bundle.backend))
+    return api.reconstruct(bundle, raw, inference_config, M=M)
+
+
+def convert_bundle_to_backend(bundle: ModelBundle, backend: str) -> ModelBundle:
+    """Return ``bundle`` as a bundle of ``backend`` (itself when it already is one).
+
+    Weights, probe, intensity scale, configs and history carry over (:mod:`ptycho.weights`).
+    Both backends are imported (the source to read the weights, the target to build).
+
+    Raises
+    ------
+    ValueError
+        Unknown backend, or a model that cannot be converted (the message names both backends).
+    RuntimeError
+        A backend is not installed.
+    """
+    from ptycho.weights import convert_bundle
+
+    name = validate_backend(backend)
+    if bundle.backend == name:
+        return bundle
+    source = get_backend(validate_backend(bundle.backend))
+    return convert_bundle(bundle, source, get_backend(name))
 
 
 def load_inference_bundle_with_backend(
@@ -150,31 +290,57 @@ def load_inference_bundle_with_backend(
     config: InferenceConfig | None = None,
     backend: str | None = None,
 ) -> ModelBundle:
-    """Load a model archive with the selected backend, converting it when it was written by the
-    other backend.
+    """Load a model with the selected backend, converting an archive of the other backend.
 
     Parameters
     ----------
     bundle_path : path-like
-        ``wts.h5.zip``, a directory holding it, or (PyTorch) a Lightning ``.ckpt``.
+        ``wts.h5.zip`` or a directory holding it; for the PyTorch backend also a Lightning
+        ``.ckpt`` or a training output directory (``checkpoints/last.ckpt``).
     config : InferenceConfig, optional
-        Its ``backend`` selects the backend when ``backend`` is not given.
+        Its ``backend`` selects the backend when ``backend`` is not given; it is written to
+        ``ptycho.params.cfg`` first (CONFIG-001).
     backend : str, optional
         Overrides ``config.backend``; default ``'tensorflow'`` when neither is given.
+
+    Returns
+    -------
+    ModelBundle
+        ``bundle.backend`` is the selected backend.
+
+    Raises
+    ------
+    ValueError
+        Unknown backend; corrupt archive; an archive of the other backend that cannot be
+        converted (the message names both backends and what is missing).
+    FileNotFoundError
+        Nothing to load at ``bundle_path``.
+    RuntimeError
+        The selected backend is not installed.
     """
-    name = backend or (config.backend if config is not None else "tensorflow")
-    validate_backend(name)
+    name = validate_backend(
+        backend if backend is not None else (config.backend if config is not None else "tensorflow")
+    )
     if config is not None:
         _bridge_legacy(config)
     api = get_backend(name)
     path = Path(bundle_path)
-    if path.suffix != ".ckpt":
-        from ptycho.archive import read_archive
+    if path.suffix == ".ckpt" and name != "pytorch":
+        raise ValueError(
+            f"{path} is a Lightning checkpoint, which only the pytorch backend reads; load it "
+            "with backend='pytorch', or pass a wts.h5.zip archive (either backend's archive "
+            "can be converted)"
+        )
+    if name == "pytorch" and (
+        path.suffix == ".ckpt" or (path.is_dir() and not (path / "wts.h5.zip").is_file())
+    ):
+        return api.load_bundle(path)  # a checkpoint, or a run directory with checkpoints/
+    from ptycho.archive import read_archive
 
-        contents = read_archive(path)
-        if contents.backend != name:
-            from ptycho.weights import convert_archive_bundle
+    contents = read_archive(path)
+    if contents.backend != name:
+        from ptycho.weights import convert_archive_bundle
 
-            logger.info("converting a %s archive for the %s backend", contents.backend, name)
-            return convert_archive_bundle(contents, target=api)
-    return api.load_bundle(path)
+        logger.info("converting a %s archive for the %s backend", contents.backend, name)
+        return convert_archive_bundle(contents, target=api)
+    return api.load_bundle(contents.path)
