@@ -29,7 +29,7 @@ install: $(STAMP)
 	$(PIP) install -q --no-deps --force-reinstall .
 
 demo: install
-	$(PY) -m ptycho.demo --output_dir $(DEMO_DIR)
+	$(PY) -m ptycho_reconstructor.demo --output_dir $(DEMO_DIR)
 
 test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs --durations=15 tests

@@ -1,0 +1,518 @@
+"""The PtychoPINNx reconstructors: ``PINN``, ``Supervised`` and ``PINN-Fit``.
+
+This module owns ``specs/ptychodus_api_spec.md`` §5.4 (ADAPT-001 .. ADAPT-009):
+
+* :class:`PtychoPINNxTrainableReconstructor` implements Ptychodus 1.7's
+  ``TrainableReconstructor`` for the two model types (``PINN`` = physics loss, ``Supervised`` =
+  loss on the true object). *Infer* runs the loaded model on the scan and yields one output
+  (``progress == get_progress_goal() == 1``); *Train* trains on a directory and yields a
+  ``TrainOutput`` after every epoch (``progress`` = epochs done, goal = ``NumEpochs``; the
+  training and validation losses are the backend's objective ``loss``/``val_loss``), then a
+  last one with ``progress == goal``; it writes ``wts.h5.zip``, ``history.csv`` and ``loss.png``
+  into the output directory and makes the new model the loaded one. Ptychodus's Stop ends
+  training after the current epoch and still saves and loads the model.
+* :class:`PtychoPINNxFitReconstructor` (``PINN-Fit``) fits the PINN to the scan being
+  reconstructed, starting from a copy of the loaded model when there is one (and
+  ``PtychoPINNxFit.StartFromModel``) or from scratch, and yields the object after every epoch
+  with the loss history, like an iterative algorithm (goal = ``PtychoPINNxFit.NumEpochs``). The
+  loss of epoch ``k`` is the data fit on the whole scan of the model after that epoch, i.e. of
+  the object yielded with it (the diffraction-amplitude misfit, see
+  :func:`~ptycho_reconstructor.convert.display_loss_key`). Each epoch is one ``backend.train``
+  call continuing from the previous epoch's model (the backend contract has no per-epoch model
+  access), so the optimiser state restarts every epoch.
+
+Every failure is logged on the library logger (so it shows in Ptychodus's processing log) and
+raised with a message that says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ptychodus.api.product import LossValue, Product
+from ptychodus.api.reconstruct import (
+    ReconstructInput,
+    Reconstructor,
+    ReconstructOutput,
+    TrainableReconstructor,
+    TrainOutput,
+)
+
+from ptycho_reconstructor.convert import (
+    display_loss_key,
+    loss_values,
+    mean_photons_per_pattern,
+    object_from_patches,
+    probe_in_input_scale,
+    product_from_reconstruction,
+    raw_data_from_input,
+)
+from ptycho_reconstructor.execution import BackgroundTraining, resolve_backend
+from ptycho_reconstructor.model_slot import ModelSlot, describe_bundle
+from ptycho_reconstructor.settings import (
+    PtychoPINNxSettings,
+    execution_config_from_settings,
+    inference_config_from_settings,
+    read_int,
+    training_config_from_settings,
+)
+from ptycho_reconstructor.training_data import (
+    build_training_containers,
+    export_training_data,
+    find_training_inputs,
+    write_training_outputs,
+)
+
+if TYPE_CHECKING:
+    from ptycho.backend import ModelBundle
+    from ptycho.config.config import PyTorchExecutionConfig
+    from ptycho.raw_data import RawData
+
+__all__ = [
+    "MODEL_FILE_EXTENSION",
+    "MODEL_FILE_FILTER",
+    "TRAINING_DATA_FILE_FILTER",
+    "PtychoPINNxFitReconstructor",
+    "PtychoPINNxTrainableReconstructor",
+    "check_model_matches",
+    "infer_product",
+]
+
+#: Qt file filter of model archives (``get_model_file_filter``).
+MODEL_FILE_FILTER = "PtychoPINN Model Archive (*.zip)"
+#: Model file extension (``get_model_file_extension``); batch mode loads ``IN/model.zip``.
+MODEL_FILE_EXTENSION = ".zip"
+#: Qt file filter of exported training data.
+TRAINING_DATA_FILE_FILTER = "NumPy Zipped Archive (*.npz)"
+#: Name of the trained model archive in the training output directory.
+ARCHIVE_NAME = "wts.h5.zip"
+
+
+@contextlib.contextmanager
+def _reported(log: logging.Logger, action: str) -> Iterator[None]:
+    """Log any exception on the library logger (Ptychodus's processing log), then re-raise."""
+    try:
+        yield
+    except Exception as exc:
+        log.error("%s failed: %s: %s", action, type(exc).__name__, exc)
+        raise
+
+
+def check_model_matches(
+    bundle: ModelBundle, *, N: int, gridsize_setting: int, n_positions: int
+) -> None:
+    """Refuse a model that cannot run on the data (ADAPT-006).
+
+    Raises
+    ------
+    ValueError
+        The model's ``N`` differs from the pattern size, its gridsize from
+        ``PtychoPINNxModel.GridSize``, or the scan has fewer positions than a group needs.
+    """
+    if bundle.N != N:
+        raise ValueError(
+            f"the loaded model was trained on {bundle.N}x{bundle.N} diffraction patterns but "
+            f"these are {N}x{N}; load a model trained at {N}x{N} or train one on this data"
+        )
+    if bundle.gridsize != gridsize_setting:
+        raise ValueError(
+            f"the loaded model uses GridSize {bundle.gridsize} but PtychoPINNxModel.GridSize is "
+            f"{gridsize_setting}; set GridSize to {bundle.gridsize} or load a model trained with "
+            f"GridSize {gridsize_setting}"
+        )
+    c = bundle.gridsize**2
+    if n_positions < c:
+        raise ValueError(
+            f"the scan has {n_positions} positions but GridSize {bundle.gridsize} needs at "
+            f"least {c} per group; use a model with a smaller GridSize"
+        )
+
+
+def _probe_was_learned(bundle: ModelBundle) -> bool:
+    config = bundle.training_config
+    return bool(config is not None and config.probe_trainable)
+
+
+def infer_product(
+    bundle: ModelBundle,
+    raw: RawData,
+    parameters: ReconstructInput,
+    settings: PtychoPINNxSettings,
+    losses: list[LossValue] | None = None,
+) -> Product:
+    """Run ``bundle`` on the scan and return the Ptychodus product (ADAPT-002).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The model (its own config decides N, gridsize and the architecture).
+    raw : RawData
+        The scan, converted with :func:`~ptycho_reconstructor.convert.raw_data_from_input`.
+        Its ``objectGuess`` is dropped (set to None): the input object is a starting guess,
+        not ground truth, so no ground-truth patches are cut.
+    parameters : ReconstructInput
+        The Ptychodus input (output grid, metadata, positions, probe).
+    settings : PtychoPINNxSettings
+        ``[PtychoPINNxInference]`` grouping, batch size and stitch crop.
+    losses : list of LossValue, optional
+        Loss history for the product; default the model's training history.
+    """
+    from ptycho.loader import container_from_raw
+
+    raw.objectGuess = None
+    inference = inference_config_from_settings(settings, model=bundle.model_config)
+    c = bundle.gridsize**2
+    container = container_from_raw(
+        raw,
+        bundle.N,
+        gridsize=bundle.gridsize,
+        n_groups=inference.n_groups,
+        K=max(inference.neighbor_count, c),
+        seed=inference.seed,
+    )
+    api = resolve_backend(bundle.backend)
+    patches = api.predict_patches(bundle, container, batch_size=inference.batch_size)
+    obj_in = parameters.product.object_
+    crop = read_int(settings.inference, settings.inference.stitch_crop)
+    obj = object_from_patches(
+        patches, container.global_offsets, (obj_in.height_px, obj_in.width_px), crop=crop or None
+    )
+    probe = None
+    if _probe_was_learned(bundle):
+        probe = probe_in_input_scale(bundle.probe, raw.probe_modes)
+    return product_from_reconstruction(
+        parameters,
+        obj,
+        probe_modes=probe,
+        losses=loss_values(bundle.history) if losses is None else losses,
+    )
+
+
+class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
+    """``PINN`` or ``Supervised``: infer with the loaded model, train on a directory.
+
+    Parameters
+    ----------
+    name : str
+        ``'PINN'`` or ``'Supervised'`` (the Ptychodus algorithm key is
+        ``ptychopinnx_<name casefolded>``).
+    model_type : {'pinn', 'supervised'}
+        What :meth:`train` trains.
+    settings : PtychoPINNxSettings
+        The library's settings.
+    slot : ModelSlot
+        The library's loaded model (shared with the other reconstructors).
+    log : logging.Logger
+        The library logger (shown in Ptychodus's processing log).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model_type: str,
+        settings: PtychoPINNxSettings,
+        slot: ModelSlot,
+        log: logging.Logger,
+    ) -> None:
+        super().__init__()
+        self._name = name
+        self._model_type = model_type
+        self._settings = settings
+        self._slot = slot
+        self._log = log
+        self._goal = 1
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def model_type(self) -> str:
+        """``'pinn'`` or ``'supervised'``."""
+        return self._model_type
+
+    def get_progress_goal(self) -> int:
+        """1 while inferring; ``NumEpochs`` while training (the run in progress sets it)."""
+        return self._goal
+
+    # -- inference --------------------------------------------------------------------------
+    def reconstruct(self, parameters: ReconstructInput) -> Iterator[ReconstructOutput]:
+        """Infer the object with the loaded model; one output with ``progress == 1 == goal``."""
+        self._goal = 1
+        with _reported(self._log, f"{self._name} inference"):
+            bundle = self._slot.get()
+            if bundle.model_config.model_type != self._model_type:
+                self._log.info(
+                    "inferring with a %s model through the %s reconstructor (same network)",
+                    bundle.model_config.model_type,
+                    self._name,
+                )
+            raw = raw_data_from_input(parameters)
+            check_model_matches(
+                bundle,
+                N=raw.N,
+                gridsize_setting=read_int(self._settings.model, self._settings.model.gridsize),
+                n_positions=len(raw),
+            )
+            self._log.info("inferring %d patterns with %s", len(raw), describe_bundle(bundle))
+            product = infer_product(bundle, raw, parameters, self._settings)
+        yield ReconstructOutput(product=product, progress=self._goal)
+
+    # -- model files ------------------------------------------------------------------------
+    def is_model_loaded(self) -> bool:
+        return self._slot.is_loaded()
+
+    def get_model_file_filter(self) -> str:
+        return MODEL_FILE_FILTER
+
+    def load_model_from_file(self, file_path: Path) -> None:
+        """Load a model archive (any file name; batch mode passes ``IN/model.zip``)."""
+        with _reported(self._log, "loading the model"):
+            self._slot.load(Path(file_path))
+
+    def get_model_file_extension(self) -> str:
+        return MODEL_FILE_EXTENSION
+
+    def save_model(self, file_path: Path) -> None:
+        """Write the loaded model as a ``wts.h5.zip`` archive at ``file_path`` (atomic)."""
+        with _reported(self._log, "saving the model"):
+            self._slot.save(Path(file_path))
+
+    # -- training ---------------------------------------------------------------------------
+    def get_training_data_file_filter(self) -> str:
+        return TRAINING_DATA_FILE_FILTER
+
+    def export_training_data(self, file_path: Path, parameters: ReconstructInput) -> None:
+        """Write the scan as a training NPZ in our data contract."""
+        with _reported(self._log, "exporting training data"):
+            export_training_data(Path(file_path), parameters)
+
+    def _execution(self, backend: str) -> PyTorchExecutionConfig | None:
+        return execution_config_from_settings(self._settings) if backend == "pytorch" else None
+
+    def train(self, input_path: Path, output_path: Path) -> Iterator[TrainOutput]:
+        """Train on the data in ``input_path``; write the model and history to ``output_path``."""
+        self._goal = read_int(self._settings.training, self._settings.training.nepochs)
+        output_dir = Path(output_path)
+        with _reported(self._log, f"{self._name} training"):
+            inputs = find_training_inputs(Path(input_path))
+            config = training_config_from_settings(
+                self._settings,
+                N=inputs.N,
+                model_type=self._model_type,
+                output_dir=output_dir,
+                data_nphotons=inputs.mean_photons,
+                train_data_file=inputs.sources[0],
+            )
+            self._goal = config.nepochs
+            api = resolve_backend(config.backend)
+            train, validation = build_training_containers(inputs, config)
+            self._log.info(
+                "training a %s model on the %s backend: %d groups (%d validation), %d epochs",
+                self._model_type,
+                config.backend,
+                len(train),
+                0 if validation is None else len(validation),
+                config.nepochs,
+            )
+            run = BackgroundTraining(
+                api,
+                train,
+                config,
+                validation=validation,
+                execution=self._execution(config.backend),
+            )
+        training_loss: list[LossValue] = []
+        validation_loss: list[LossValue] = []
+        completed = False
+        try:
+            with _reported(self._log, f"{self._name} training"):
+                for report in run:
+                    done = report.epoch + 1  # epochs completed (LossValue.epoch, progress)
+                    if "loss" in report.logs:
+                        training_loss.append(LossValue(done, report.logs["loss"]))
+                    if "val_loss" in report.logs:
+                        validation_loss.append(LossValue(done, report.logs["val_loss"]))
+                    self._log.info(
+                        "epoch %d/%d: %s",
+                        report.epoch + 1,
+                        self._goal,
+                        ", ".join(f"{k}={v:.6g}" for k, v in sorted(report.logs.items())),
+                    )
+                    yield TrainOutput(
+                        training_loss=list(training_loss),
+                        validation_loss=list(validation_loss),
+                        progress=done,
+                    )
+            completed = True
+        finally:
+            # Runs when training ends, fails, or Ptychodus's Stop closes this generator: a
+            # finished (or stopped) run always leaves its model saved and loaded.
+            self._finish_training(run, output_dir, stopped=not completed)
+        yield TrainOutput(
+            training_loss=training_loss, validation_loss=validation_loss, progress=self._goal
+        )
+
+    def _finish_training(self, run: BackgroundTraining, output_dir: Path, *, stopped: bool) -> None:
+        bundle = run.bundle
+        if bundle is None:
+            return
+        with _reported(self._log, "saving the trained model"):
+            output_dir.mkdir(parents=True, exist_ok=True)
+            archive = output_dir / ARCHIVE_NAME
+            resolve_backend(bundle.backend).save_bundle(bundle, archive)
+            csv_path, png_path = write_training_outputs(output_dir, bundle.history)
+            self._slot.set(bundle, archive)
+            how = "stopped by the user" if stopped and run.cancelled else "finished"
+            self._log.info(
+                "training %s after %d epochs; model %s saved to %s (history %s%s) and loaded",
+                how,
+                bundle.epochs_trained,
+                describe_bundle(bundle),
+                archive,
+                csv_path.name,
+                f", plot {png_path.name}" if png_path is not None else "",
+            )
+
+
+class PtychoPINNxFitReconstructor(Reconstructor):
+    """``PINN-Fit``: fit the PINN to the scan itself, yielding the object after every epoch.
+
+    Parameters
+    ----------
+    settings : PtychoPINNxSettings
+        ``[PtychoPINNxFit]`` (epochs, start from the loaded model), ``[PtychoPINNxTraining]``
+        (learning rate, batch size, loss weights, ...), ``[PtychoPINNxModel]`` (from scratch).
+    slot : ModelSlot
+        The library's loaded model, the starting point when there is one.
+    log : logging.Logger
+        The library logger.
+    """
+
+    NAME = "PINN-Fit"
+
+    def __init__(self, settings: PtychoPINNxSettings, slot: ModelSlot, log: logging.Logger) -> None:
+        super().__init__()
+        self._settings = settings
+        self._slot = slot
+        self._log = log
+
+    @property
+    def name(self) -> str:
+        return self.NAME
+
+    def get_progress_goal(self) -> int:
+        """``PtychoPINNxFit.NumEpochs``: one output per epoch, the last at the goal."""
+        return max(1, int(self._settings.fit.nepochs.get_value()))
+
+    def _initial_model(self, n: int, n_positions: int) -> ModelBundle | None:
+        if not self._settings.fit.start_from_model.get_value() or not self._slot.is_loaded():
+            self._log.info("PINN-Fit starts from a new, untrained network")
+            return None
+        loaded = self._slot.get()
+        check_model_matches(
+            loaded,
+            N=n,
+            gridsize_setting=read_int(self._settings.model, self._settings.model.gridsize),
+            n_positions=n_positions,
+        )
+        if loaded.model_config.model_type != "pinn":
+            raise ValueError(
+                f"PINN-Fit fine-tunes PINN models, but the loaded model is "
+                f"{loaded.model_config.model_type}; load a PINN model, or uncheck "
+                "PtychoPINNxFit.StartFromModel to fit a new network"
+            )
+        self._log.info("PINN-Fit fine-tunes a copy of the loaded %s", describe_bundle(loaded))
+        # Backends may train an initial model in place: fit a copy, keep the loaded model.
+        api = resolve_backend(loaded.backend)
+        with tempfile.TemporaryDirectory(prefix="ptychopinnx-copy-") as scratch:
+            archive = Path(scratch) / ARCHIVE_NAME
+            api.save_bundle(loaded, archive)
+            return api.load_bundle(archive)
+
+    def reconstruct(self, parameters: ReconstructInput) -> Iterator[ReconstructOutput]:
+        """Fit epoch by epoch; yield the product after each (``progress`` = epochs done)."""
+        from ptycho.loader import container_from_raw
+
+        goal = read_int(self._settings.fit, self._settings.fit.nepochs)
+        with _reported(self._log, "PINN-Fit"):
+            raw = raw_data_from_input(parameters)
+            raw.objectGuess = None  # the input object is a starting guess, not ground truth
+            bundle = self._initial_model(raw.N, len(raw))
+            model = None
+            if bundle is not None:
+                model = dataclasses.replace(bundle.model_config, model_type="pinn")
+            config = training_config_from_settings(
+                self._settings,
+                N=raw.N,
+                model_type="pinn",
+                output_dir=Path(tempfile.gettempdir()),
+                data_nphotons=mean_photons_per_pattern(raw.diff3d),
+                model=model,
+            )
+            c = config.model.gridsize**2
+            if len(raw) < c:
+                raise ValueError(
+                    f"the scan has {len(raw)} positions but GridSize {config.model.gridsize} "
+                    f"needs at least {c}; use a smaller GridSize"
+                )
+            api = resolve_backend(config.backend)
+            execution = (
+                execution_config_from_settings(self._settings)
+                if config.backend == "pytorch"
+                else None
+            )
+            container = container_from_raw(
+                raw,
+                raw.N,
+                gridsize=config.model.gridsize,
+                n_groups=None,
+                K=max(config.neighbor_count, c),
+                seed=config.seed,
+            )
+            self._log.info(
+                "PINN-Fit: %d epochs on %d groups of this scan (%s backend)",
+                goal,
+                len(container),
+                config.backend,
+            )
+        losses: list[LossValue] = []
+        with tempfile.TemporaryDirectory(prefix="ptychopinnx-fit-") as scratch:
+            for epoch in range(goal):
+                with _reported(self._log, "PINN-Fit"):
+                    epoch_config = dataclasses.replace(
+                        config,
+                        nepochs=1,
+                        validation_fraction=0.0,
+                        seed=config.seed + epoch,
+                        output_dir=Path(scratch),
+                    )
+                    # validation = the scan itself: its loss is the data fit of the model
+                    # after this epoch, i.e. of the object yielded below
+                    bundle = api.train(
+                        container,
+                        epoch_config,
+                        validation=container,
+                        execution=execution,
+                        initial=bundle,
+                    )
+                    history = bundle.history
+                    key = display_loss_key(history, "val_") or display_loss_key(history)
+                    if key is not None and history.get(key):
+                        losses.append(LossValue(epoch + 1, float(history[key][-1])))
+                    self._log.info(
+                        "PINN-Fit epoch %d/%d: %s",
+                        epoch + 1,
+                        goal,
+                        ", ".join(f"{k}={v[-1]:.6g}" for k, v in sorted(history.items()) if v),
+                    )
+                    product = infer_product(
+                        bundle, raw, parameters, self._settings, losses=list(losses)
+                    )
+                yield ReconstructOutput(product=product, progress=epoch + 1)

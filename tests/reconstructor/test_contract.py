@@ -1,0 +1,202 @@
+"""ADAPT-002 .. ADAPT-009, ADAPT-030 .. ADAPT-034: the TrainableReconstructor contract.
+
+Each method of Ptychodus 1.7's ``TrainableReconstructor`` is exercised on the real ``ptychodus``
+classes. Tests that need a trained model use the TensorFlow backend (2 epochs, tiny network).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ptychodus.api.reconstruct import ReconstructOutput, TrainableReconstructor, TrainOutput
+
+from ptycho.archive import read_archive, write_archive
+from ptycho_reconstructor.library import PtychoPINNxLibrary
+
+from .factories import make_reconstruct_input, tiny_settings
+
+BACKEND = "tensorflow"
+
+
+@pytest.fixture
+def pinn(library: PtychoPINNxLibrary) -> Any:
+    return library.reconstructor("PINN")
+
+
+@pytest.mark.parametrize("name", ["PINN", "Supervised"])
+def test_static_methods_follow_the_ptychodus_api(library: PtychoPINNxLibrary, name: str) -> None:
+    """ADAPT-002: filters, extension with its dot, progress goal, trainable type."""
+    reconstructor = library.reconstructor(name)
+    assert isinstance(reconstructor, TrainableReconstructor)
+    assert reconstructor.name == name
+    assert "(*.zip)" in reconstructor.get_model_file_filter()
+    assert reconstructor.get_model_file_extension() == ".zip"
+    assert "(*.npz)" in reconstructor.get_training_data_file_filter()
+    assert reconstructor.get_progress_goal() == 1
+    assert reconstructor.is_model_loaded() is False
+
+
+def test_infer_without_a_model_is_a_clear_error(
+    pinn: Any, sim_input: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad input: no model loaded; the error is also logged on the library logger."""
+    with pytest.raises(RuntimeError, match="no PtychoPINNx model is loaded: train one"):
+        list(pinn.reconstruct(sim_input))
+    assert "PINN inference failed: RuntimeError" in caplog.text
+    with pytest.raises(RuntimeError, match="no PtychoPINNx model is loaded"):
+        pinn.save_model(Path("never_written.zip"))
+    assert not Path("never_written.zip").exists()
+
+
+def test_load_model_errors(pinn: Any, tmp_path: Path) -> None:
+    """Bad input: a missing model file, a file that is not a model archive."""
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        pinn.load_model_from_file(tmp_path / "missing.zip")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"definitely not a zip")
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        pinn.load_model_from_file(junk)
+    assert not pinn.is_model_loaded()
+
+
+def test_train_without_training_files_is_a_clear_error(pinn: Any, tmp_path: Path) -> None:
+    """Bad input: missing training files."""
+    with pytest.raises(FileNotFoundError, match="no training data in"):
+        list(pinn.train(tmp_path, tmp_path / "out"))
+
+
+def test_export_training_data(pinn: Any, sim_input: Any, tmp_path: Path) -> None:
+    """ADAPT-002: export_training_data writes the NPZ contract at the given path."""
+    pinn.export_training_data(tmp_path / "export.npz", sim_input)
+    with np.load(tmp_path / "export.npz") as f:
+        assert f["diff3d"].dtype == np.float32 and f["diff3d"].shape == (64, 64, 64)
+
+
+@pytest.mark.integration
+def test_train_yields_one_output_per_epoch_then_the_goal(trained: Any) -> None:
+    """ADAPT-003 / D10: TrainOutput per epoch (losses, progress = epochs done), last = goal."""
+    archive, outputs = trained(BACKEND)
+    assert all(isinstance(o, TrainOutput) for o in outputs)
+    assert [o.progress for o in outputs] == [1, 2, 2]
+    assert [len(o.training_loss) for o in outputs] == [1, 2, 2]
+    assert [loss.epoch for loss in outputs[-1].training_loss] == [1, 2]
+    assert len(outputs[-1].validation_loss) == 2
+    assert archive.is_file()
+    for name in ("history.csv", "loss.png"):
+        assert (archive.parent / name).is_file()
+
+
+@pytest.mark.integration
+def test_model_files_infer_and_save(
+    trained: Any, library: PtychoPINNxLibrary, sim_input: Any, tmp_path: Path
+) -> None:
+    """ADAPT-002/030/031: any file name loads; infer yields once at the goal; save round trip."""
+    archive, _ = trained(BACKEND)
+    tiny_settings(library, BACKEND)
+    pinn = library.reconstructor("PINN")
+    model_file = tmp_path / "model.zip"  # batch mode's IN/model.zip
+    shutil.copy(archive, model_file)
+    pinn.load_model_from_file(model_file)
+    assert pinn.is_model_loaded()
+    assert library.settings.inference.model_path.get_value() == model_file
+    outputs = list(pinn.reconstruct(sim_input))
+    assert len(outputs) == 1 and isinstance(outputs[0], ReconstructOutput)
+    assert outputs[0].progress == pinn.get_progress_goal() == 1
+    product = outputs[0].product
+    assert product.object_.get_geometry() == sim_input.product.object_.get_geometry()
+    assert np.iscomplexobj(product.object_.get_array())
+    assert [loss.epoch for loss in product.losses] == [1, 2]
+    saved = tmp_path / "saved_model.zip"
+    pinn.save_model(saved)
+    assert read_archive(saved).backend == BACKEND
+
+
+@pytest.mark.integration
+def test_model_path_setting_is_loaded_lazily(
+    trained: Any, library: PtychoPINNxLibrary, sim_input: Any
+) -> None:
+    """ADAPT-032: a path typed into ModelPath counts as loaded and is loaded on the next run."""
+    archive, _ = trained(BACKEND)
+    tiny_settings(library, BACKEND)
+    library.settings.inference.model_path.set_value(archive)
+    supervised = library.reconstructor("Supervised")
+    assert supervised.is_model_loaded()
+    assert library.model_slot.bundle is None
+    (output,) = list(supervised.reconstruct(sim_input))
+    assert library.model_slot.bundle is not None
+    assert output.product.object_.get_array().shape[1:] == (113, 114)
+
+
+@pytest.mark.integration
+def test_builtin_style_zip_holding_the_archive_is_accepted(
+    trained: Any, library: PtychoPINNxLibrary, tmp_path: Path
+) -> None:
+    """ADAPT-033: a zip that contains wts.h5.zip (built-in PtychoPINN's save_model layout)."""
+    archive, _ = trained(BACKEND)
+    tiny_settings(library, BACKEND)
+    outer = tmp_path / "model.zip"
+    with zipfile.ZipFile(outer, "w") as z:
+        z.write(archive, "wts.h5.zip")
+    library.reconstructor("PINN").load_model_from_file(outer)
+    assert library.model_slot.bundle is not None and library.model_slot.bundle.N == 64
+
+
+@pytest.mark.integration
+def test_model_that_does_not_match_the_data_is_refused(
+    trained: Any, library: PtychoPINNxLibrary, sim_input: Any
+) -> None:
+    """Bad input: a model whose N or gridsize does not match the data / settings."""
+    archive, _ = trained(BACKEND)
+    tiny_settings(library, BACKEND)
+    pinn = library.reconstructor("PINN")
+    pinn.load_model_from_file(archive)
+    n = 128
+    yy, xx = np.mgrid[:n, :n] - (n / 2 - 0.5)
+    probe = (np.hypot(xx, yy) < n / 4).astype(np.complex64)
+    big = make_reconstruct_input(
+        np.ones((4, n, n), dtype=np.uint32),
+        np.zeros(4),
+        np.zeros(4),
+        probe=probe,
+        object_shape=(300, 300),
+    )
+    with pytest.raises(ValueError, match="trained on 64x64 diffraction patterns but these are 128"):
+        list(pinn.reconstruct(big))
+    library.settings.model.gridsize.set_value(2)
+    with pytest.raises(ValueError, match="uses GridSize 1 but PtychoPINNxModel.GridSize is 2"):
+        list(pinn.reconstruct(sim_input))
+
+
+@pytest.mark.integration
+def test_archive_of_the_other_backend_that_cannot_be_converted(
+    trained: Any, library: PtychoPINNxLibrary, tmp_path: Path
+) -> None:
+    """Bad input: a TensorFlow archive without its weight map, loaded for PyTorch."""
+    archive, _ = trained(BACKEND)
+    contents = read_archive(archive)
+    manifest = json.loads(json.dumps(contents.manifest))
+    manifest.pop("weight_names", None)
+    broken = tmp_path / "no_weight_map.zip"
+    write_archive(broken, manifest, contents.files)
+    tiny_settings(library, "pytorch")
+    both = r"(?i)tensorflow.*pytorch|pytorch.*tensorflow"
+    with pytest.raises((ValueError, RuntimeError), match=both):
+        library.reconstructor("PINN").load_model_from_file(broken)
+
+
+def test_backend_not_installed_reaches_the_user_with_the_install_command(
+    library: PtychoPINNxLibrary, sim_input: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad input: the selected backend is not installed (D7): RuntimeError with the pip command."""
+    monkeypatch.setitem(sys.modules, "lightning", None)  # `import lightning` now fails
+    tiny_settings(library, "pytorch", epochs=1)
+    with pytest.raises(RuntimeError, match=re.escape("pip install 'ptychopinn[torch]'")):
+        list(library.reconstructor("PINN-Fit").reconstruct(sim_input))
