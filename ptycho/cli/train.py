@@ -1,0 +1,370 @@
+"""``ptycho-train``: train a PtychoPINN model on an NPZ scan (TensorFlow backend).
+
+Also ``python -m ptycho.cli.train``. Writes, under ``--output_dir`` only:
+
+- ``wts.h5.zip``: the model archive (design D6);
+- ``history.csv`` and ``loss_curve.png``: the per-epoch losses;
+- with ``--test_data_file``: ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and
+  ``reconstruction.npz`` (key ``object``) of the test scan, and, when the test file holds the
+  ground-truth ``objectGuess``, amplitude/phase SSIM and PSNR are printed.
+
+Booleans are ``--flag/--no-flag``. ``--N`` defaults to the data's pattern size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "build_parser",
+    "check_backend",
+    "check_output_dir",
+    "format_quality",
+    "main",
+    "quality_against_truth",
+    "run",
+]
+
+logger = logging.getLogger(__name__)
+
+_PYTORCH_HINT = (
+    "the PyTorch backend is not wired into ptycho-train yet; run its own CLI instead: "
+    "python -m ptycho_torch.train (console script ptycho-torch-train)"
+)
+
+
+def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
+    parser.add_argument(
+        f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=text
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``ptycho-train``."""
+    from ptycho.config.config import AMP_ACTIVATIONS, MODEL_TYPES, ModelConfig, TrainingConfig
+
+    m, t = ModelConfig(), TrainingConfig()
+    p = argparse.ArgumentParser(
+        prog="ptycho-train",
+        description=(
+            "Train a PtychoPINN model on a ptychography scan (NPZ: xcoords, ycoords, diff3d "
+            "amplitudes, probeGuess) and save it as OUTPUT_DIR/wts.h5.zip."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    io = p.add_argument_group("data and outputs")
+    io.add_argument("--train_data_file", type=Path, required=True, help="training scan (NPZ)")
+    io.add_argument(
+        "--test_data_file", type=Path, default=None,
+        help="held-out scan (NPZ) to reconstruct after training",
+    )
+    io.add_argument(
+        "--output_dir", type=Path, required=True,
+        help="directory for every output (created if missing; nothing is written elsewhere)",
+    )
+    io.add_argument(
+        "--model_path", type=Path, default=None,
+        help="continue training from this model archive (wts.h5.zip or its directory)",
+    )
+    io.add_argument(
+        "--backend", choices=("tensorflow", "pytorch"), default="tensorflow",
+        help="training backend",
+    )
+    grp = p.add_argument_group("grouping")
+    grp.add_argument(
+        "--N", type=int, default=None, choices=(64, 128, 256),
+        help="pattern size; default: the data's (must match it)",
+    )
+    grp.add_argument("--gridsize", type=int, default=m.gridsize, help="group side (C=gridsize^2)")
+    grp.add_argument("--n_groups", type=int, default=t.n_groups, help="number of training groups")
+    grp.add_argument(
+        "--n_subsample", type=int, default=None,
+        help="keep a seeded random subset of this many scan positions before grouping",
+    )
+    grp.add_argument("--subsample_seed", type=int, default=None, help="seed of --n_subsample")
+    grp.add_argument(
+        "--neighbor_count", type=int, default=t.neighbor_count,
+        help="K nearest neighbours a group is drawn from (gridsize > 1)",
+    )
+    _add_bool(grp, "sequential_sampling", t.sequential_sampling, "first positions as group seeds")
+    _add_bool(
+        grp, "enable_oversampling", t.enable_oversampling,
+        "allow more groups than positions (gridsize > 1)",
+    )
+    tr = p.add_argument_group("training")
+    tr.add_argument("--nepochs", type=int, default=t.nepochs, help="maximum number of epochs")
+    tr.add_argument("--batch_size", type=int, default=t.batch_size, help="groups per step")
+    tr.add_argument("--learning_rate", type=float, default=t.learning_rate, help="Adam rate")
+    tr.add_argument("--seed", type=int, default=t.seed, help="seed of every random choice")
+    tr.add_argument(
+        "--nphotons", type=float, default=t.nphotons,
+        help="mean photons per pattern (sets the intensity scale)",
+    )
+    tr.add_argument("--nll_weight", type=float, default=t.nll_weight, help="Poisson NLL weight")
+    tr.add_argument("--mae_weight", type=float, default=t.mae_weight, help="diffraction MAE weight")
+    tr.add_argument(
+        "--realspace_weight", type=float, default=t.realspace_weight,
+        help="real-space MAE weight (needs objectGuess in the data)",
+    )
+    tr.add_argument(
+        "--validation_fraction", type=float, default=t.validation_fraction,
+        help="fraction of groups held out for validation",
+    )
+    tr.add_argument(
+        "--early_stopping_patience", type=int, default=t.early_stopping_patience,
+        help="epochs without improvement before stopping",
+    )
+    tr.add_argument(
+        "--lr_plateau_patience", type=int, default=t.lr_plateau_patience,
+        help="epochs without improvement before the learning rate drops",
+    )
+    tr.add_argument(
+        "--lr_plateau_factor", type=float, default=t.lr_plateau_factor,
+        help="learning-rate drop factor",
+    )
+    tr.add_argument(
+        "--min_learning_rate", type=float, default=t.min_learning_rate,
+        help="floor of the learning rate",
+    )
+    _add_bool(tr, "probe_trainable", t.probe_trainable, "train the probe")
+    _add_bool(
+        tr, "intensity_scale_trainable", t.intensity_scale_trainable, "train the intensity scale"
+    )
+    net = p.add_argument_group("model")
+    net.add_argument(
+        "--model_type", choices=MODEL_TYPES, default=m.model_type,
+        help="'pinn' (physics loss) or 'supervised' (needs objectGuess)",
+    )
+    net.add_argument(
+        "--n_filters_scale", type=int, default=m.n_filters_scale, help="conv filter multiplier"
+    )
+    net.add_argument(
+        "--amp_activation", choices=AMP_ACTIVATIONS, default=m.amp_activation,
+        help="amplitude head activation",
+    )
+    net.add_argument("--probe_scale", type=float, default=m.probe_scale, help="probe normaliser")
+    net.add_argument(
+        "--gaussian_smoothing_sigma", type=float, default=m.gaussian_smoothing_sigma,
+        help="exit-wave smoothing sigma in pixels (0 = off)",
+    )
+    _add_bool(net, "object_big", m.object_big, "merge each group on a shared canvas")
+    _add_bool(net, "probe_big", m.probe_big, "decoder border branch outside the central N/2")
+    _add_bool(net, "pad_object", m.pad_object, "decoders predict the central N/2, padded to N")
+    _add_bool(net, "probe_mask", m.probe_mask, "multiply the exit wave by the probe disk mask")
+    out = p.add_argument_group("display")
+    _add_bool(out, "progress", True, "log one line per epoch")
+    out.add_argument(
+        "--stitch_crop", type=int, default=20,
+        help="central M x M of each patch used to stitch the test reconstruction",
+    )
+    out.add_argument(
+        "--log_level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level (per-epoch lines are printed with --progress whatever the level)",
+    )
+    return p
+
+
+def check_backend(name: str) -> None:
+    """Only the TensorFlow backend runs here for now (RuntimeError naming the PyTorch CLI)."""
+    if name == "pytorch":
+        raise RuntimeError(_PYTORCH_HINT)
+
+
+def check_output_dir(path: Path) -> Path:
+    """Create ``path`` and check it is writable before any work (PermissionError otherwise)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(
+            f"cannot create --output_dir {path}: {exc}; choose a writable directory"
+        ) from exc
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        raise PermissionError(f"--output_dir {path} is not writable; choose a writable directory")
+    return path
+
+
+def _training_config(args: argparse.Namespace, n: int) -> Any:
+    from ptycho.config.config import ModelConfig, TrainingConfig
+
+    model = ModelConfig(
+        N=n,
+        gridsize=args.gridsize,
+        n_filters_scale=args.n_filters_scale,
+        model_type=args.model_type,
+        amp_activation=args.amp_activation,
+        object_big=args.object_big,
+        probe_big=args.probe_big,
+        probe_mask=args.probe_mask,
+        pad_object=args.pad_object,
+        probe_scale=args.probe_scale,
+        gaussian_smoothing_sigma=args.gaussian_smoothing_sigma,
+    )
+    return TrainingConfig(
+        model=model,
+        train_data_file=args.train_data_file,
+        test_data_file=args.test_data_file,
+        batch_size=args.batch_size,
+        nepochs=args.nepochs,
+        learning_rate=args.learning_rate,
+        mae_weight=args.mae_weight,
+        nll_weight=args.nll_weight,
+        realspace_weight=args.realspace_weight,
+        nphotons=args.nphotons,
+        n_groups=args.n_groups,
+        n_subsample=args.n_subsample,
+        subsample_seed=args.subsample_seed,
+        neighbor_count=args.neighbor_count,
+        enable_oversampling=args.enable_oversampling,
+        probe_trainable=args.probe_trainable,
+        intensity_scale_trainable=args.intensity_scale_trainable,
+        output_dir=args.output_dir,
+        sequential_sampling=args.sequential_sampling,
+        backend=args.backend,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        early_stopping_patience=args.early_stopping_patience,
+        lr_plateau_patience=args.lr_plateau_patience,
+        lr_plateau_factor=args.lr_plateau_factor,
+        min_learning_rate=args.min_learning_rate,
+    )
+
+
+def _require_file(path: Path, flag: str) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{flag} {path} does not exist; pass the path of an NPZ scan")
+
+
+def quality_against_truth(recon: Any, raw: Any) -> dict[str, float] | None:
+    """Amplitude/phase SSIM and PSNR of a reconstruction against ``raw.objectGuess`` (or None)."""
+    from ptycho.metrics import compare, scanned_roi
+
+    if raw.objectGuess is None or not recon.on_object_grid:
+        return None
+    truth = raw.objectGuess
+    if np.ptp(np.abs(truth)) == 0 and np.ptp(np.angle(truth)) == 0:
+        return None
+    roi = scanned_roi(raw.xcoords, raw.ycoords, raw.N, truth.shape)
+    return compare(recon.object, truth, roi=roi)
+
+
+def format_quality(metrics: dict[str, float]) -> str:
+    """One line of amplitude/phase SSIM and PSNR."""
+    return (
+        f"amplitude SSIM {metrics['amp_ssim']:.4f}, PSNR {metrics['amp_psnr']:.2f} dB; "
+        f"phase SSIM {metrics['phase_ssim']:.4f}, PSNR {metrics['phase_psnr']:.2f} dB"
+    )
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as ``args`` says; returns a summary (paths, epochs, metrics). Raises on errors."""
+    from ptycho.config.config import InferenceConfig
+    from ptycho.workflows import components
+
+    check_backend(args.backend)
+    out = check_output_dir(args.output_dir)
+    _require_file(args.train_data_file, "--train_data_file")
+    if args.test_data_file is not None:
+        _require_file(args.test_data_file, "--test_data_file")
+    raw = components.load_data(args.train_data_file)
+    if args.N is not None and args.N != raw.N:
+        raise ValueError(
+            f"--N {args.N} does not match the training data's {raw.N}x{raw.N} patterns; omit "
+            f"--N or pass --N {raw.N}"
+        )
+    config = _training_config(args, raw.N)
+    test_raw = components.load_data(args.test_data_file) if args.test_data_file else None
+    if test_raw is not None and test_raw.N != raw.N:
+        raise ValueError(
+            f"the test data has {test_raw.N}x{test_raw.N} patterns but the training data "
+            f"{raw.N}x{raw.N}; use test data from the same detector"
+        )
+
+    from ptycho.tf import api
+
+    initial = None
+    if args.model_path is not None:
+        from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
+
+        initial = load_inference_bundle_with_backend(args.model_path, backend="tensorflow")
+        config = dataclasses.replace(config, model=dataclasses.replace(initial.model_config))
+    started = time.perf_counter()
+    on_epoch_end = _printer(config.nepochs) if args.progress else None
+    bundle = components.train(
+        raw, config, initial=initial, output_dir=out, on_epoch_end=on_epoch_end
+    )
+    seconds = time.perf_counter() - started
+    archive = out / "wts.h5.zip"
+    api.save_bundle(bundle, archive)
+    curve = components.save_loss_curve(bundle.history, out / components.LOSS_CURVE_PNG)
+    summary: dict[str, Any] = {
+        "archive": archive,
+        "history": out / components.HISTORY_FILENAME,
+        "loss_curve": curve,
+        "epochs": bundle.epochs_trained,
+        "seconds": seconds,
+        "final_loss": bundle.history["loss"][-1] if bundle.history.get("loss") else None,
+        "intensity_scale": bundle.intensity_scale,
+    }
+    if test_raw is not None:
+        inference = InferenceConfig(
+            model=bundle.model_config, neighbor_count=config.neighbor_count, seed=config.seed
+        )
+        recon = api.reconstruct(bundle, test_raw, inference, M=args.stitch_crop)
+        components.save_outputs(
+            recon.amplitude, recon.phase,
+            {"obj_tensor_full": recon.object, "probe": recon.probe}, out,
+        )
+        summary["reconstruction"] = out / components.RECONSTRUCTION_NPZ
+        summary["metrics"] = quality_against_truth(recon, test_raw)
+    return summary
+
+
+def _printer(nepochs: int) -> Any:
+    def report(epoch: int, logs: Any) -> bool:
+        parts = [f"loss {logs['loss']:.6g}"]
+        if "val_loss" in logs:
+            parts.append(f"val_loss {logs['val_loss']:.6g}")
+        print(f"epoch {epoch + 1}/{nepochs}: " + ", ".join(parts), flush=True)
+        return False
+
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ptycho-train``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        summary = run(args)
+    except (ValueError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+        print(f"ptycho-train: error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"ptycho-train: trained {summary['epochs']} epochs in {summary['seconds']:.1f} s "
+        f"(final loss {summary['final_loss']:.6g}, intensity scale "
+        f"{summary['intensity_scale']:.6g})"
+    )
+    print(f"  model archive: {summary['archive']}")
+    print(f"  history:       {summary['history']}")
+    print(f"  loss curve:    {summary['loss_curve']}")
+    if "reconstruction" in summary:
+        print(f"  test reconstruction: {summary['reconstruction']} (+ amplitude/phase PNGs)")
+        if summary.get("metrics"):
+            print(f"  vs ground truth: {format_quality(summary['metrics'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,368 @@
+"""TensorFlow mirror of the NumPy reference physics (:mod:`ptycho.physics`).
+
+Everything here is a pure function of tensors (no state, no globals) and follows the conventions
+of ``specs/architecture.md`` exactly, so the TF model agrees with the NumPy reference to float32
+precision:
+
+- :func:`translate`: ARCH-003 bilinear translation with zero fill, implemented as a separable
+  integer gather plus two-tap bilinear weights (no per-pixel homography warp).
+- :func:`merge_group_patches` / :func:`extract_group_patches`: ARCH-010 object_big merge and
+  re-extraction, strictly per group (any batch size; never across groups).
+- :func:`far_field_amplitude`: ARCH-006 orthonormal far-field amplitude.
+- :func:`poisson_nll`, :func:`diffraction_mae`, :func:`complex_mae_center`: ARCH-009 loss terms.
+- :func:`gaussian_smooth`: 3x3 Gaussian smoothing with reflect padding (real and imaginary parts).
+
+Shapes: images are ``(..., H, W)``; grouped tensors use the channel format ``(B, N, N, C)`` and
+coordinates ``(B, 1, 2, C)`` with axis 2 = ``[x, y]`` (ARCH-005).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "DEFAULT_NLL_EPS",
+    "MIN_INTENSITY",
+    "border_mask",
+    "center_mask",
+    "complex_mae_center",
+    "diffraction_mae",
+    "extract_group_patches",
+    "far_field_amplitude",
+    "far_field_intensity",
+    "gaussian_kernel_3x3",
+    "gaussian_smooth",
+    "merge_group_patches",
+    "poisson_nll",
+    "translate",
+]
+
+#: Epsilon (counts) inside the Poisson log (ARCH-009).
+DEFAULT_NLL_EPS = 1e-6
+#: Floor on the far-field intensity before the square root, so the gradient stays finite.
+MIN_INTENSITY = 1e-30
+
+
+# --------------------------------------------------------------------------------------------
+# Translation (ARCH-003/004)
+# --------------------------------------------------------------------------------------------
+
+
+def _taps(shift: tf.Tensor, out_size: int, in_size: int, offset: int):
+    """Gather indices and weights of one separable bilinear pass.
+
+    Output index ``r`` samples the input at ``u = r + offset - shift``; its two neighbours are
+    ``floor(u)`` and ``floor(u) + 1`` with weights ``1 - frac`` and ``frac``; a neighbour outside
+    ``[0, in_size)`` contributes zero.
+
+    Returns clipped indices ``(..., out_size)`` int32 (two of them) and weights of the same shape.
+    """
+    k = tf.floor(-shift)
+    frac = -shift - k
+    base = tf.cast(k, tf.int32)[..., None] + (tf.range(out_size, dtype=tf.int32) + offset)
+    idx0 = base
+    idx1 = base + 1
+    valid0 = tf.cast((idx0 >= 0) & (idx0 < in_size), shift.dtype)
+    valid1 = tf.cast((idx1 >= 0) & (idx1 < in_size), shift.dtype)
+    w0 = (1.0 - frac)[..., None] * valid0
+    w1 = frac[..., None] * valid1
+    idx0 = tf.clip_by_value(idx0, 0, in_size - 1)
+    idx1 = tf.clip_by_value(idx1, 0, in_size - 1)
+    return idx0, idx1, w0, w1
+
+
+def _shift_sample(
+    x: tf.Tensor,
+    dx: tf.Tensor,
+    dy: tf.Tensor,
+    out_h: int,
+    out_w: int,
+    row_offset: int,
+    col_offset: int,
+) -> tf.Tensor:
+    """Bilinear resampling ``out[..., r, c, k] = bilinear(x, r + row_offset - dy, c + ...)``.
+
+    (and the same along columns with ``col_offset`` and ``dx``).
+
+    Parameters
+    ----------
+    x : (*S, H, W, K) float32
+        Real images; ``K`` trailing components (e.g. real and imaginary parts) share the shift.
+    dx, dy : (*S, *E) float32
+        Shifts in pixels. ``E`` are extra "copy" axes: each image of ``x`` is sampled once per
+        element of ``E`` (used to re-extract C patches from one group canvas without tiling).
+
+    Returns
+    -------
+    (*S, *E, out_h, out_w, K) float32
+    """
+    n_batch = len(x.shape) - 3
+    h, w = int(x.shape[-3]), int(x.shape[-2])
+    r0, r1, wr0, wr1 = _taps(dy, out_h, h, row_offset)
+    c0, c1, wc0, wc1 = _taps(dx, out_w, w, col_offset)
+    rows = tf.gather(x, r0, axis=n_batch, batch_dims=n_batch) * wr0[..., None, None]
+    rows += tf.gather(x, r1, axis=n_batch, batch_dims=n_batch) * wr1[..., None, None]
+    n_all = len(dx.shape)
+    out = tf.gather(rows, c0, axis=n_all + 1, batch_dims=n_all) * wc0[..., None, :, None]
+    out += tf.gather(rows, c1, axis=n_all + 1, batch_dims=n_all) * wc1[..., None, :, None]
+    return out
+
+
+def _to_real_parts(x: tf.Tensor) -> tf.Tensor:
+    """Complex ``(...)`` -> float ``(..., 2)``; real ``(...)`` -> ``(..., 1)``."""
+    if x.dtype.is_complex:
+        return tf.stack([tf.math.real(x), tf.math.imag(x)], axis=-1)
+    return x[..., None]
+
+
+def _from_real_parts(x: tf.Tensor, complex_out: bool) -> tf.Tensor:
+    if complex_out:
+        return tf.complex(x[..., 0], x[..., 1])
+    return x[..., 0]
+
+
+def translate(images: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+    """Translate images by ``(dx, dy)`` pixels (ARCH-003).
+
+    ``out[r, c] = bilinear(in, r - dy, c - dx)``: content moves by ``+dx`` columns and ``+dy``
+    rows; each bilinear neighbour outside the image contributes zero (no wrap-around).
+
+    Parameters
+    ----------
+    images : (..., H, W) float32 or complex64
+    dx, dy : (...) float
+        One shift per image (broadcast against the leading axes of ``images``).
+
+    Returns
+    -------
+    (..., H, W), same dtype as ``images``.
+    """
+    images = tf.convert_to_tensor(images)
+    lead = tf.shape(images)[:-2]
+    h, w = int(images.shape[-2]), int(images.shape[-1])
+    real_dtype = tf.float64 if images.dtype in (tf.float64, tf.complex128) else tf.float32
+    dx = tf.broadcast_to(tf.cast(dx, real_dtype), lead)
+    dy = tf.broadcast_to(tf.cast(dy, real_dtype), lead)
+    flat = tf.reshape(images, tf.concat([[-1], [h, w]], axis=0))
+    parts = _to_real_parts(flat)
+    out = _shift_sample(parts, tf.reshape(dx, [-1]), tf.reshape(dy, [-1]), h, w, 0, 0)
+    out = _from_real_parts(out, images.dtype.is_complex)
+    return tf.reshape(out, tf.shape(images))
+
+
+# --------------------------------------------------------------------------------------------
+# object_big merge and re-extraction (ARCH-010)
+# --------------------------------------------------------------------------------------------
+
+
+def center_mask(n: int) -> np.ndarray:
+    """``(n, n) float32``: 1 on the central ``n/2 x n/2`` square, 0 elsewhere."""
+    mask = np.zeros((n, n), dtype=np.float32)
+    mask[n // 4 : n // 4 + n // 2, n // 4 : n // 4 + n // 2] = 1.0
+    return mask
+
+
+def border_mask(n: int) -> np.ndarray:
+    """``(n, n) float32``: 0 on the central ``n/2 x n/2`` square, 1 elsewhere."""
+    return 1.0 - center_mask(n)
+
+
+def _split_coords(coords_relative: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(B, 1, 2, C)`` -> ``x (B, C)``, ``y (B, C)`` as float32."""
+    coords = tf.cast(coords_relative, tf.float32)
+    return coords[:, 0, 0, :], coords[:, 0, 1, :]
+
+
+def merge_group_patches(
+    patches: tf.Tensor, coords_relative: tf.Tensor, padded: int
+) -> tf.Tensor:
+    """Merge the C patches of each group onto its own canvas (ARCH-010).
+
+    Each patch is zero padded to ``padded x padded`` (centred), moved by ``-coords_relative``
+    (to its position relative to the group centre), summed over C and divided by
+    ``max(count, 1)`` where ``count`` is the same merge applied to the central ``N/2`` masks.
+
+    Parameters
+    ----------
+    patches : (B, N, N, C) complex64
+    coords_relative : (B, 1, 2, C) float
+    padded : int
+        Canvas side ``P`` (``ptycho.physics.object_big.padded_size``); ``P - N`` must be even.
+
+    Returns
+    -------
+    (B, P, P) complex64
+    """
+    patches = tf.convert_to_tensor(patches, dtype=tf.complex64)
+    n = int(patches.shape[1])
+    pad = _half_margin(padded, n)
+    x, y = _split_coords(coords_relative)
+    # (B, C, N, N, 3): real, imaginary, centre mask
+    chw = tf.transpose(patches, [0, 3, 1, 2])
+    mask = tf.broadcast_to(tf.constant(center_mask(n)), tf.shape(chw))
+    parts = tf.stack([tf.math.real(chw), tf.math.imag(chw), mask], axis=-1)
+    moved = _shift_sample(parts, -x, -y, padded, padded, -pad, -pad)  # (B, C, P, P, 3)
+    summed = tf.reduce_sum(moved, axis=1)
+    count = tf.maximum(summed[..., 2], 1.0)
+    return tf.complex(summed[..., 0] / count, summed[..., 1] / count)
+
+
+def extract_group_patches(canvas: tf.Tensor, coords_relative: tf.Tensor, n: int) -> tf.Tensor:
+    """Re-extract each channel's patch from its group canvas (ARCH-010, inverse move).
+
+    Channel ``c`` is the canvas moved by ``+coords_relative[..., c]`` and cropped to the central
+    ``n x n``.
+
+    Parameters
+    ----------
+    canvas : (B, P, P) complex64
+    coords_relative : (B, 1, 2, C) float
+    n : int
+
+    Returns
+    -------
+    (B, N, N, C) complex64
+    """
+    return tf.transpose(_extract_bcnn(canvas, coords_relative, n), [0, 2, 3, 1])
+
+
+def _extract_bcnn(canvas: tf.Tensor, coords_relative: tf.Tensor, n: int) -> tf.Tensor:
+    """As :func:`extract_group_patches` but ``(B, C, N, N)``."""
+    canvas = tf.convert_to_tensor(canvas, dtype=tf.complex64)
+    padded = int(canvas.shape[-1])
+    offset = _half_margin(padded, n)
+    x, y = _split_coords(coords_relative)
+    parts = _to_real_parts(canvas)  # (B, P, P, 2)
+    out = _shift_sample(parts, x, y, n, n, offset, offset)  # (B, C, N, N, 2)
+    return _from_real_parts(out, True)
+
+
+def crop_center(canvas: tf.Tensor, n: int) -> tf.Tensor:
+    """Central ``n x n`` crop of ``(B, P, P)`` -> ``(B, N, N)``."""
+    offset = _half_margin(int(canvas.shape[-1]), n)
+    return canvas[:, offset : offset + n, offset : offset + n]
+
+
+def _half_margin(padded: int, n: int) -> int:
+    if padded < n or (padded - n) % 2:
+        raise ValueError(
+            f"canvas size {padded} must be >= N={n} with an even difference; use "
+            "ptycho.physics.object_big.padded_size(N, gridsize)"
+        )
+    return (padded - n) // 2
+
+
+# --------------------------------------------------------------------------------------------
+# Forward model (ARCH-006) and losses (ARCH-009)
+# --------------------------------------------------------------------------------------------
+
+
+def far_field_intensity(exit_wave: tf.Tensor) -> tf.Tensor:
+    """``fftshift(|FFT2(psi)|^2) / N^2`` over the last two axes.
+
+    Parameters
+    ----------
+    exit_wave : (..., N, N) complex64
+
+    Returns
+    -------
+    (..., N, N) float32, zero frequency at ``(N/2, N/2)``.
+    """
+    n_rows, n_cols = int(exit_wave.shape[-2]), int(exit_wave.shape[-1])
+    spectrum = tf.signal.fft2d(tf.cast(exit_wave, tf.complex64))
+    power = tf.math.real(spectrum) ** 2 + tf.math.imag(spectrum) ** 2
+    power = power / float(n_rows * n_cols)
+    return tf.roll(power, shift=[n_rows // 2, n_cols // 2], axis=[-2, -1])
+
+
+def far_field_amplitude(exit_wave: tf.Tensor) -> tf.Tensor:
+    """Orthonormal far-field amplitude ``sqrt(fftshift(|FFT2(psi)|^2) / N^2)`` (ARCH-006).
+
+    The intensity is floored at :data:`MIN_INTENSITY` before the square root so the gradient is
+    finite everywhere (the value changes by at most 1e-15).
+
+    Parameters
+    ----------
+    exit_wave : (..., N, N) complex64
+
+    Returns
+    -------
+    (..., N, N) float32
+    """
+    return tf.sqrt(tf.maximum(far_field_intensity(exit_wave), MIN_INTENSITY))
+
+
+def poisson_nll(
+    pred_counts: tf.Tensor, measured_counts: tf.Tensor, eps: float = DEFAULT_NLL_EPS
+) -> tf.Tensor:
+    """Mean Poisson negative log-likelihood ``y_hat - y * log(y_hat + eps)`` (ARCH-009)."""
+    return tf.reduce_mean(pred_counts - measured_counts * tf.math.log(pred_counts + eps))
+
+
+def diffraction_mae(pred_amplitude: tf.Tensor, measured_amplitude: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error of (scaled) amplitudes ``mean |s A_hat - s X|`` (ARCH-009)."""
+    return tf.reduce_mean(tf.abs(pred_amplitude - measured_amplitude))
+
+
+def complex_mae_center(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean ``|pred - target|`` (complex modulus) over the central ``N/2 x N/2`` window.
+
+    Parameters
+    ----------
+    pred, target : (B, N, N, C) complex64
+    """
+    n = int(pred.shape[1])
+    lo, hi = n // 4, n // 4 + n // 2
+    diff = pred[:, lo:hi, lo:hi, :] - tf.cast(target, pred.dtype)[:, lo:hi, lo:hi, :]
+    return tf.reduce_mean(tf.abs(diff))
+
+
+# --------------------------------------------------------------------------------------------
+# Gaussian smoothing of the exit wave
+# --------------------------------------------------------------------------------------------
+
+
+def gaussian_kernel_3x3(sigma: float) -> np.ndarray:
+    """``(3, 3) float32``: outer product of ``softmax(-x^2 / (2 sigma^2))``, ``x in {-1, 0, 1}``."""
+    if sigma <= 0:
+        raise ValueError(f"gaussian_smoothing_sigma must be > 0 to smooth, got {sigma}")
+    xs = np.array([-1.0, 0.0, 1.0])
+    one_d = np.exp(-(xs**2) / (2.0 * sigma**2))
+    one_d /= one_d.sum()
+    return np.outer(one_d, one_d).astype(np.float32)
+
+
+def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
+    """3x3 Gaussian smoothing with reflect padding over the last two axes.
+
+    Complex inputs are smoothed on their real and imaginary parts separately. ``sigma == 0``
+    returns the input unchanged.
+
+    Parameters
+    ----------
+    images : (..., H, W) float32 or complex64
+    sigma : float
+    """
+    images = tf.convert_to_tensor(images)
+    if sigma == 0 or math.isclose(sigma, 0.0):
+        return images
+    kernel = gaussian_kernel_3x3(sigma)
+    h, w = int(images.shape[-2]), int(images.shape[-1])
+    rank = len(images.shape)
+    paddings = [[0, 0]] * (rank - 2) + [[1, 1], [1, 1]]
+
+    def smooth(real: tf.Tensor) -> tf.Tensor:
+        padded = tf.pad(real, paddings, mode="REFLECT")
+        out = None
+        for a in range(3):
+            for b in range(3):
+                term = float(kernel[a, b]) * padded[..., a : a + h, b : b + w]
+                out = term if out is None else out + term
+        return out
+
+    if images.dtype.is_complex:
+        return tf.complex(smooth(tf.math.real(images)), smooth(tf.math.imag(images)))
+    return smooth(images)

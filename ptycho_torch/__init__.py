@@ -1,0 +1,54 @@
+"""PyTorch + Lightning backend of PtychoPINN (``ptycho_torch``).
+
+This package never imports TensorFlow (design D8). Importing the package itself is light: it
+imports neither torch nor lightning, so ``import ptycho_torch`` works without the ``[torch]``
+extra; the submodules that need torch import it at module level. Anything that *selects* this
+backend calls :func:`require_torch` first, so a missing installation gives one clear error
+(design D7, issue 4 item 6) instead of a ``ModuleNotFoundError`` from deep inside.
+
+Module map
+----------
+``physics``        torch mirror of :mod:`ptycho.physics` (ARCH-003..010)
+``nn``             plain ``nn.Module`` network (layer names shared with the TF backend)
+``model``          thin ``PtychoPINN_Lightning`` LightningModule
+``datamodule``     LightningDataModule over :class:`ptycho.loader.PtychoDataContainer`
+``training``       Lightning ``Trainer`` construction and the ``train`` entry point
+``persistence``    ``wts.h5.zip`` archives and Lightning ``.ckpt`` loading (weights only)
+``api``            the shared backend contract (:class:`ptycho.backend.BackendAPI`)
+``inference``      prediction, stitching and the inference CLI
+``train``          the training CLI
+``config_params``  the original backend's config dataclasses (Ptychodus 1.7 compatible)
+``config_bridge``  those configs -> core :mod:`ptycho.config.config` dataclasses
+``workflows``      ``run_cdi_example_torch`` and friends
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+__all__ = ["INSTALL_HINT", "require_torch", "torch_available"]
+
+#: The exact command that installs this backend's dependencies.
+INSTALL_HINT = "pip install 'ptychopinn[torch]'"
+
+
+def torch_available() -> bool:
+    """Whether torch and lightning can be imported (without importing them)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "lightning"))
+
+
+def require_torch() -> None:
+    """Fail fast when this backend's packages are missing.
+
+    Raises
+    ------
+    RuntimeError
+        ``"PyTorch backend selected, but torch/lightning is not installed: pip install
+        'ptychopinn[torch]'"`` when either package cannot be imported.
+    """
+    missing = [name for name in ("torch", "lightning") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RuntimeError(
+            "PyTorch backend selected, but torch/lightning is not installed: "
+            f"{INSTALL_HINT} (missing: {', '.join(missing)})"
+        )

@@ -1,0 +1,103 @@
+"""The shared backend contract of the PyTorch backend (:class:`ptycho.backend.BackendAPI`).
+
+``ptycho.workflows.backend_selector`` imports this module by name for ``backend='pytorch'``.
+Same names and arguments as ``ptycho.tf.api``:
+
+* :func:`train` (:func:`ptycho_torch.training.train`; extras ``verbose`` and ``output_dir``);
+* :func:`predict_patches` and :func:`reconstruct` (:mod:`ptycho_torch.inference`);
+* :func:`save_bundle` and :func:`load_bundle` (:mod:`ptycho_torch.persistence`; ``load_bundle``
+  also accepts a Lightning ``.ckpt`` or a training output directory);
+* :func:`weights_of` / :func:`bundle_from_weights`: the weight-conversion hooks used by
+  :mod:`ptycho.weights` (canonical names and Keras layout).
+
+Importing this module fails fast with the install command when torch or lightning is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ptycho_torch import require_torch
+
+require_torch()
+
+from ptycho_torch.inference import (  # noqa: E402
+    Reconstruction,
+    predict_patches,
+    reconstruct,
+)
+from ptycho_torch.persistence import load_bundle, save_bundle  # noqa: E402
+from ptycho_torch.training import TrainingDivergedError, train  # noqa: E402
+
+if TYPE_CHECKING:
+    from ptycho.backend import ModelBundle
+    from ptycho.config.config import ModelConfig, TrainingConfig
+
+BACKEND = "pytorch"
+
+__all__ = [
+    "BACKEND",
+    "Reconstruction",
+    "TrainingDivergedError",
+    "bundle_from_weights",
+    "load_bundle",
+    "predict_patches",
+    "reconstruct",
+    "save_bundle",
+    "train",
+    "weights_of",
+]
+
+
+def weights_of(bundle: ModelBundle) -> dict[str, np.ndarray]:
+    """Canonical weights of a PyTorch bundle (names of :mod:`ptycho.weights`, Keras layout)."""
+    import torch
+
+    from ptycho.weights import canonical_from_torch_state
+
+    if bundle.backend != BACKEND or not isinstance(bundle.network, torch.nn.Module):
+        raise ValueError(
+            f"this is a {bundle.backend} model bundle; the pytorch backend cannot read its weights"
+        )
+    return canonical_from_torch_state(bundle.network.state_dict())
+
+
+def bundle_from_weights(
+    model_config: ModelConfig,
+    training_config: TrainingConfig | None,
+    weights: Mapping[str, np.ndarray],
+    probe: np.ndarray,
+    intensity_scale: float,
+) -> ModelBundle:
+    """Build a PyTorch bundle from canonical weights (e.g. converted from TensorFlow).
+
+    ``probe`` and ``intensity_scale`` are used when ``weights`` lacks ``probe_real``/
+    ``probe_imag`` or ``log_intensity_scale``.
+
+    Raises
+    ------
+    ValueError
+        When a weight is missing or has the wrong shape for ``model_config`` (listed).
+    """
+    import math
+
+    import torch
+
+    from ptycho.weights import torch_state_from_canonical
+    from ptycho_torch.persistence import bundle_from_state_dict
+
+    full = dict(weights)
+    p = np.asarray(probe, dtype=np.complex64)
+    full.setdefault("probe_real", p.real.astype(np.float32))
+    full.setdefault("probe_imag", p.imag.astype(np.float32))
+    full.setdefault("log_intensity_scale", np.float32(math.log(float(intensity_scale))))
+    state = {
+        key: torch.from_numpy(np.array(value, dtype=np.float32, order="C"))
+        for key, value in torch_state_from_canonical(full).items()
+    }
+    return bundle_from_state_dict(
+        model_config, training_config, state, source="the converted weights"
+    )

@@ -1,0 +1,524 @@
+"""Prediction, stitching and the inference CLI of the PyTorch backend.
+
+This module owns
+
+* :func:`predict_patches`: the object at every group centre, ``(B, N, N, 1)`` complex64 (the
+  backend contract). The network's input is ``X * s`` with the bundle's intensity scale ``s``,
+  exactly as during training;
+* :func:`reconstruct`: group a scan, predict, and stitch the patches onto the input object's
+  grid (:func:`ptycho.stitching.stitch_patches`) when the scan has an ``objectGuess``, else onto
+  a scan-centred canvas (:func:`ptycho.stitching.reassemble_position`); the same contract and
+  defaults (central ``M = 20`` crop) as ``ptycho.tf.inference.reconstruct``;
+* the CLI ``python -m ptycho_torch.inference --model_path P --test_data F --output_dir O``
+  (console script ``ptycho-torch-infer``), which writes ``reconstruction.npz`` (key ``object``;
+  also ``amplitude`` and ``phase``), ``reconstructed_amplitude.png`` and
+  ``reconstructed_phase.png`` into ``O``.
+
+``--model_path`` may be a training output directory (searched for ``wts.h5.zip``, then
+``checkpoints/last.ckpt``, then the newest ``checkpoints/best*.ckpt``), an archive or a ``.ckpt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ptycho.backend import ModelBundle
+from ptycho.config.config import InferenceConfig
+from ptycho.loader import PtychoDataContainer
+from ptycho.raw_data import RawData
+from ptycho_torch.cli_shared import add_device_flags, resolve_accelerator_flags
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_STITCH_CROP",
+    "Reconstruction",
+    "build_parser",
+    "main",
+    "predict_patches",
+    "reconstruct",
+    "run_inference",
+    "stitch",
+    "subsample_raw",
+    "write_outputs",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default number of groups per prediction batch.
+DEFAULT_BATCH_SIZE = 64
+#: Side of the central crop of each patch used for stitching (as the TensorFlow backend).
+DEFAULT_STITCH_CROP = 20
+
+
+def _device_of(accelerator: str | None) -> torch.device:
+    from ptycho_torch.training import resolve_accelerator
+
+    return torch.device(resolve_accelerator(accelerator or "cpu"))
+
+
+def predict_patches(
+    bundle: ModelBundle,
+    container: PtychoDataContainer,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    accelerator: str | None = None,
+    num_workers: int = 0,
+) -> np.ndarray:
+    """Object patches at the group centres (the backend contract).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A PyTorch bundle (``network`` is a :class:`~ptycho_torch.nn.PtychoPINNNet`).
+    container : PtychoDataContainer
+        Grouped data with the bundle's ``N`` and ``gridsize``.
+    batch_size : int
+        Groups per forward pass.
+    accelerator : str, optional
+        ``'cpu'`` (default), ``'cuda'``/``'gpu'``, ``'mps'`` or ``'auto'``.
+    num_workers : int
+        DataLoader workers.
+
+    Returns
+    -------
+    (B, N, N, 1) complex64
+    """
+    from torch.utils.data import DataLoader
+
+    from ptycho_torch.datamodule import ContainerDataset, collate_batch
+
+    if bundle.backend != "pytorch" or not isinstance(bundle.network, torch.nn.Module):
+        raise ValueError(
+            f"ptycho_torch.predict_patches needs a PyTorch bundle, got a {bundle.backend} bundle; "
+            "use that backend's predict_patches or convert the archive"
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    net = bundle.network
+    if container.N != net.N or container.gridsize != net.gridsize:
+        raise ValueError(
+            f"the data are {container.N}x{container.N} patterns grouped with gridsize "
+            f"{container.gridsize}, but the model expects N={net.N}, gridsize={net.gridsize}; "
+            "group the data with the model's N and gridsize"
+        )
+    if len(container) == 0:
+        return np.zeros((0, net.N, net.N, 1), dtype=np.complex64)
+    device = _device_of(accelerator)
+    scale = float(bundle.intensity_scale)
+    dataset = ContainerDataset(container, with_truth=False)
+    loader = DataLoader(
+        dataset,
+        batch_size=int(batch_size),
+        shuffle=False,
+        num_workers=int(num_workers),
+        collate_fn=collate_batch,
+    )
+    was_training = net.training
+    net.eval()
+    net.to(device)
+    outputs: list[np.ndarray] = []
+    try:
+        with torch.inference_mode():
+            for batch in loader:
+                x = batch["X"].to(device) * scale
+                obj, _ = net.objects(x, batch["coords"].to(device))
+                outputs.append(obj.cpu().numpy())
+    finally:
+        net.to("cpu")
+        net.train(was_training)
+    return np.concatenate(outputs, axis=0)[..., None].astype(np.complex64, copy=False)
+
+
+@dataclass
+class Reconstruction:
+    """A stitched reconstruction (same fields as ``ptycho.tf.inference.Reconstruction``).
+
+    Attributes
+    ----------
+    object : (H, W) complex64
+        Stitched object; on the input object's grid when ``on_object_grid``.
+    probe : (N, N) complex64
+        The normalised probe the model used (the learned one when the probe was trained).
+    patches : (B, N, N, 1) complex64
+        Predicted object patches at the group centres.
+    global_offsets : (B, 1, 2, 1) float64
+        Group centres ``[x, y]`` in object pixels.
+    on_object_grid : bool
+        True when stitched onto ``raw.objectGuess``'s grid, False for a scan-centred canvas.
+    """
+
+    object: np.ndarray
+    probe: np.ndarray
+    patches: np.ndarray
+    global_offsets: np.ndarray
+    on_object_grid: bool
+
+    @property
+    def amplitude(self) -> np.ndarray:
+        """``|object|``, float32."""
+        return np.abs(self.object).astype(np.float32)
+
+    @property
+    def phase(self) -> np.ndarray:
+        """``angle(object)`` in radians, float32."""
+        return np.angle(self.object).astype(np.float32)
+
+
+def subsample_raw(raw: RawData, n_subsample: int | None, seed: int | None) -> RawData:
+    """A seeded random subset of ``n_subsample`` scan positions (all when None or >= M).
+
+    Same rule as the TensorFlow backend: ``numpy.random.default_rng(seed or 0)`` chooses the
+    positions, which stay in scan order.
+    """
+    from ptycho.raw_data import RawData as _RawData
+
+    m = len(raw)
+    if n_subsample is None or n_subsample >= m:
+        return raw
+    rng = np.random.default_rng(0 if seed is None else seed)
+    keep = np.sort(rng.choice(m, size=int(n_subsample), replace=False))
+    sub = _RawData(
+        raw.xcoords[keep],
+        raw.ycoords[keep],
+        raw.xcoords_start[keep],
+        raw.ycoords_start[keep],
+        raw.diff3d[keep],
+        raw.probeGuess,
+        raw.scan_index[keep],
+        objectGuess=raw.objectGuess,
+        Y=None if raw.Y is None else raw.Y[keep],
+    )
+    sub.sample_indices = keep
+    return sub
+
+
+def stitch(
+    patches: np.ndarray,
+    global_offsets: np.ndarray,
+    object_shape: tuple[int, int] | None,
+    M: int = DEFAULT_STITCH_CROP,
+) -> np.ndarray:
+    """Stitch ``(B, N, N, 1)`` patches: onto ``object_shape`` when given, else onto a
+    scan-centred canvas (:func:`ptycho.stitching.reassemble_position`); central ``M x M``."""
+    from ptycho.stitching import reassemble_position, stitch_patches
+
+    offsets = np.asarray(global_offsets, dtype=np.float64)
+    crop = min(int(M), patches.shape[1])
+    if object_shape is not None:
+        return stitch_patches(
+            patches[..., 0],
+            offsets[:, 0, 0, 0],
+            offsets[:, 0, 1, 0],
+            tuple(object_shape),
+            crop=crop,
+        )
+    return reassemble_position(patches, offsets, M=crop)[..., 0]
+
+
+def reconstruct(
+    bundle: ModelBundle,
+    raw: RawData,
+    inference_config: InferenceConfig,
+    *,
+    M: int = DEFAULT_STITCH_CROP,
+    accelerator: str | None = None,
+    num_workers: int = 0,
+) -> Reconstruction:
+    """Group a scan, predict and stitch (the TensorFlow backend's ``reconstruct`` contract).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A PyTorch bundle.
+    raw : RawData
+        The scan; its pattern size must equal the model's N.
+    inference_config : InferenceConfig
+        Grouping (``n_groups`` None = one group per position, ``neighbor_count``, ``seed``,
+        ``n_subsample``/``subsample_seed``, oversampling) and ``batch_size``.
+    M : int
+        Central ``M x M`` of every patch used for stitching (default 20, as the TF backend).
+    accelerator, num_workers
+        As for :func:`predict_patches`.
+
+    Returns
+    -------
+    Reconstruction
+        Stitched onto ``raw.objectGuess``'s grid when the scan has one, else onto a canvas
+        centred on the scan.
+    """
+    from ptycho.loader import container_from_raw
+
+    n, gridsize = bundle.N, bundle.gridsize
+    if raw.N != n:
+        raise ValueError(
+            f"the scan's diffraction patterns are {raw.N}x{raw.N} but the model was trained with "
+            f"N={n}; use a model trained on {raw.N}x{raw.N} patterns"
+        )
+    if len(raw) < gridsize**2:
+        raise ValueError(
+            f"gridsize {gridsize} needs at least {gridsize**2} scan positions per group, but the "
+            f"scan has only {len(raw)}; use a gridsize-1 model or more positions"
+        )
+    data = subsample_raw(raw, inference_config.n_subsample, inference_config.subsample_seed)
+    container = container_from_raw(
+        data,
+        n,
+        gridsize=gridsize,
+        n_groups=inference_config.n_groups,
+        K=inference_config.neighbor_count,
+        seed=inference_config.seed,
+        enable_oversampling=inference_config.enable_oversampling,
+        neighbor_pool_size=inference_config.neighbor_pool_size,
+    )
+    patches = predict_patches(
+        bundle,
+        container,
+        batch_size=inference_config.batch_size,
+        accelerator=accelerator,
+        num_workers=num_workers,
+    )
+    offsets = np.asarray(container.global_offsets, dtype=np.float64)
+    shape = tuple(raw.objectGuess.shape) if raw.objectGuess is not None else None
+    obj = stitch(patches, offsets, shape, M)
+    logger.info(
+        "reconstructed %d groups (N=%d, gridsize=%d) onto a %dx%d %s",
+        len(container),
+        n,
+        gridsize,
+        obj.shape[0],
+        obj.shape[1],
+        "object grid" if shape is not None else "scan-centred canvas",
+    )
+    return Reconstruction(
+        object=np.asarray(obj, dtype=np.complex64),
+        probe=np.asarray(bundle.probe, dtype=np.complex64),
+        patches=patches,
+        global_offsets=offsets,
+        on_object_grid=shape is not None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _png_bytes(image: np.ndarray, title: str, cmap: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(image, cmap=cmap)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def write_outputs(obj: np.ndarray, output_dir: Path) -> dict[str, Path]:
+    """Write ``reconstruction.npz`` and the two PNGs atomically; returns their paths."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    amplitude = np.abs(obj).astype(np.float32)
+    phase = np.angle(obj).astype(np.float32)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, object=obj.astype(np.complex64), amplitude=amplitude, phase=phase)
+    paths = {
+        "npz": output_dir / "reconstruction.npz",
+        "amplitude_png": output_dir / "reconstructed_amplitude.png",
+        "phase_png": output_dir / "reconstructed_phase.png",
+    }
+    amp_png = _png_bytes(amplitude, "Reconstructed Amplitude", "gray")
+    phase_png = _png_bytes(phase, "Reconstructed Phase", "twilight")
+    _atomic_bytes(paths["npz"], buffer.getvalue())
+    _atomic_bytes(paths["amplitude_png"], amp_png)
+    _atomic_bytes(paths["phase_png"], phase_png)
+    return paths
+
+
+def run_inference(
+    model_path: str | os.PathLike[str],
+    test_data: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    accelerator: str = "auto",
+    num_workers: int = 0,
+    batch_size: int | None = None,
+    n_groups: int | None = None,
+    neighbor_count: int = 4,
+    seed: int = 45,
+    stitch_crop: int = 20,
+) -> dict[str, Any]:
+    """Load a model, reconstruct ``test_data`` and write the outputs (the CLI's work).
+
+    Returns
+    -------
+    dict
+        ``object`` (H, W) complex64, ``paths``, ``bundle``, ``n_groups``, ``seconds``.
+    """
+    import importlib.util
+
+    from ptycho import params
+    from ptycho.config.config import InferenceConfig, update_legacy_dict
+    from ptycho.raw_data import RawData
+    from ptycho_torch.persistence import load_bundle
+
+    started = time.perf_counter()
+    if importlib.util.find_spec("matplotlib") is None:
+        raise RuntimeError(
+            "the inference CLI writes PNG images with matplotlib, which is not installed: "
+            "pip install matplotlib"
+        )
+    test_path = Path(test_data)
+    if not test_path.is_file():
+        raise FileNotFoundError(f"test data file not found: {test_path}")
+    device = _device_of(accelerator)  # fail fast on an unavailable accelerator
+    bundle = load_bundle(model_path)
+    config = InferenceConfig(
+        model=bundle.model_config,
+        model_path=Path(model_path),
+        test_data_file=test_path,
+        n_groups=n_groups,
+        neighbor_count=neighbor_count,
+        output_dir=Path(output_dir),
+        backend="pytorch",
+        seed=seed,
+        batch_size=batch_size or DEFAULT_BATCH_SIZE,
+    )
+    update_legacy_dict(params.cfg, config)  # CONFIG-001, before any data loading
+    raw = RawData.from_file(test_path)
+    result = reconstruct(
+        bundle, raw, config, M=stitch_crop, accelerator=device.type, num_workers=num_workers
+    )
+    obj = result.object
+    paths = write_outputs(obj, Path(output_dir))
+    return {
+        "object": obj,
+        "paths": paths,
+        "bundle": bundle,
+        "n_groups": int(result.patches.shape[0]),
+        "on_object_grid": result.on_object_grid,
+        "device": device.type,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``python -m ptycho_torch.inference``."""
+    parser = argparse.ArgumentParser(
+        prog="ptycho-torch-infer",
+        description="Reconstruct an object with a trained PtychoPINN PyTorch model.",
+    )
+    parser.add_argument(
+        "--model_path",
+        required=True,
+        help="training output directory (wts.h5.zip, checkpoints/last.ckpt or best*.ckpt), "
+        "a wts.h5.zip archive or a Lightning .ckpt",
+    )
+    parser.add_argument("--test_data", required=True, help="NPZ file to reconstruct")
+    parser.add_argument("--output_dir", required=True, help="where the outputs are written")
+    add_device_flags(parser)
+    parser.add_argument("--num-workers", "--num_workers", dest="num_workers", type=int, default=0)
+    parser.add_argument(
+        "--inference-batch-size",
+        "--inference_batch_size",
+        dest="batch_size",
+        type=int,
+        default=None,
+        help=f"groups per forward pass (default {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--n_images",
+        "--n_groups",
+        dest="n_groups",
+        type=int,
+        default=None,
+        help="number of groups to reconstruct (default: one per scan position)",
+    )
+    parser.add_argument("--neighbor_count", type=int, default=4)
+    parser.add_argument(
+        "--stitch_crop",
+        type=int,
+        default=DEFAULT_STITCH_CROP,
+        help=f"central M x M of each patch used for stitching (default {DEFAULT_STITCH_CROP})",
+    )
+    parser.add_argument("--seed", type=int, default=45)
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m ptycho_torch.inference`` / ``ptycho-torch-infer``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.accelerator = resolve_accelerator_flags(args)
+    for name in ("num_workers", "batch_size", "n_groups"):
+        value = getattr(args, name)
+        minimum = 0 if name == "num_workers" else 1
+        if value is not None and value < minimum:
+            parser.error(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = run_inference(
+            args.model_path,
+            args.test_data,
+            args.output_dir,
+            accelerator=args.accelerator,
+            num_workers=args.num_workers,
+            batch_size=args.batch_size,
+            n_groups=args.n_groups,
+            neighbor_count=args.neighbor_count,
+            seed=args.seed,
+            stitch_crop=args.stitch_crop,
+        )
+    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
+        print(f"ptycho-torch-infer: error: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        obj = result["object"]
+        print(
+            f"reconstructed {result['n_groups']} groups on {result['device']} in "
+            f"{result['seconds']:.1f} s: object {obj.shape[0]}x{obj.shape[1]} -> "
+            f"{result['paths']['npz']}, {result['paths']['amplitude_png'].name}, "
+            f"{result['paths']['phase_png'].name}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""The PtychoPINN network as plain ``nn.Module``s (no Lightning; house style H8).
+
+Layer for layer the same network as the TensorFlow backend (``ptycho.tf``), with the same layer
+names, shapes and parameter counts, so weights convert one to one (issue 5):
+
+* ``encoder``: blocks ``block{i}`` of ``conv1``, ``conv2`` (3x3, 'same', ReLU) and a 2x2 max pool;
+  filters ``s_f * [32, 64, 128]`` (N=64), ``s_f * [16, 32, 64, 128]`` (N=128),
+  ``s_f * [8, 16, 32, 64, 128]`` (N=256). Input channels ``C = gridsize**2``.
+* ``decoder_amp`` / ``decoder_phase``: blocks ``block{i}`` of ``conv1``, ``conv2`` (ReLU) and a
+  nearest x2 upsample; filters ``s_f * [64, 32]`` (N=64), ``s_f * [128, 64, 32]`` (N=128),
+  ``s_f * [256, 128, 64, 32]`` (N=256); then the final stage ``out`` / ``border_conv1`` /
+  ``border_conv2`` / ``border_out`` described in :class:`Decoder`.
+* scalar/array parameters ``log_intensity_scale``, ``probe_real``, ``probe_imag``.
+
+Name mapping to Keras
+---------------------
+The torch state-dict key of a conv is ``<module path>.weight`` / ``.bias`` where the module path
+is e.g. ``encoder.block1.conv1`` or ``decoder_amp.border_out``; the Keras layer name is the same
+path with every ``.`` replaced by ``_`` (``encoder_block1_conv1``, ``decoder_amp_border_out``).
+Kernels: Keras ``(3, 3, in, out)`` = torch ``weight.permute(2, 3, 1, 0)``; biases are equal.
+``log_intensity_scale``, ``probe_real`` and ``probe_imag`` are top-level parameters with the
+same names as the Keras variables. The conversion itself lives in the framework-free
+:mod:`ptycho.weights` (``torch_key``, ``canonical_from_torch_state``).
+
+Tensor layout: channel-first. ``forward`` takes the scaled diffraction ``s * X`` as
+``(B, C, N, N)`` float32 and ``coords_relative`` in the core layout ``(B, 1, 2, C)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ptycho_torch import physics
+
+if TYPE_CHECKING:
+    from ptycho.config.config import ModelConfig
+
+__all__ = [
+    "BLOCK_INDEX_BASE",
+    "Decoder",
+    "DiffractionToObject",
+    "Encoder",
+    "NetworkOutput",
+    "PtychoPINNNet",
+    "conv_parameter_count",
+    "decoder_filters",
+    "encoder_filters",
+]
+
+#: Blocks are numbered from this index (``encoder.block1`` ... ``encoder_block1_conv1``).
+BLOCK_INDEX_BASE = 1
+#: Channels at the end of the decoder that feed the border branch when ``pad_object``.
+BORDER_CHANNELS = 4
+
+_ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
+_DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
+
+
+def encoder_filters(N: int, n_filters_scale: int) -> list[int]:
+    """Encoder filters per block for patch size ``N``."""
+    if N not in _ENCODER_FILTERS:
+        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {N}")
+    return [n_filters_scale * f for f in _ENCODER_FILTERS[N]]
+
+
+def decoder_filters(N: int, n_filters_scale: int) -> list[int]:
+    """Decoder filters per block for patch size ``N``."""
+    if N not in _DECODER_FILTERS:
+        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {N}")
+    return [n_filters_scale * f for f in _DECODER_FILTERS[N]]
+
+
+def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=True)
+
+
+class _Block(nn.Module):
+    """``conv1 -> ReLU -> conv2 -> ReLU`` followed by a pool or an upsample."""
+
+    def __init__(self, in_channels: int, out_channels: int, resample: str) -> None:
+        super().__init__()
+        self.conv1 = _conv(in_channels, out_channels)
+        self.conv2 = _conv(out_channels, out_channels)
+        self.resample = resample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        if self.resample == "pool":
+            return F.max_pool2d(x, 2)
+        return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+class Encoder(nn.Module):
+    """Convolutional encoder: ``(B, C, N, N) -> (B, F, N/2^k, N/2^k)``."""
+
+    def __init__(self, N: int, in_channels: int, n_filters_scale: int) -> None:
+        super().__init__()
+        self.block_names: list[str] = []
+        channels = in_channels
+        for i, f in enumerate(encoder_filters(N, n_filters_scale)):
+            name = f"block{i + BLOCK_INDEX_BASE}"
+            self.add_module(name, _Block(channels, f, "pool"))
+            self.block_names.append(name)
+            channels = f
+        self.out_channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.block_names:
+            x = getattr(self, name)(x)
+        return x
+
+
+def _amp_activation(name: str, x: torch.Tensor) -> torch.Tensor:
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "swish":
+        return F.silu(x)
+    if name == "softplus":
+        return F.softplus(x)
+    if name == "relu":
+        return F.relu(x)
+    raise ValueError(f"unknown amp_activation {name!r}; choose sigmoid, swish, softplus or relu")
+
+
+class Decoder(nn.Module):
+    """One decoder (``decoder_amp`` or ``decoder_phase``) with its own weights.
+
+    Final stage, ``C_out = C`` if ``object_big`` else 1:
+
+    * ``pad_object=True``: ``out`` = conv(C_out) on all but the last 4 channels of the block
+      output, head activation, zero padded by N/4 per side to N. With ``probe_big`` the
+      ``border`` branch on the last 4 channels (``border_conv1``, ``border_conv2`` with
+      ``s_f*2048//N`` filters, ReLU, nearest x2 upsample, ``border_out`` conv(C_out), swish for
+      amplitude / ``pi*tanh`` for phase) times the border mask (0 on the central N/2 square) is
+      added.
+    * ``pad_object=False``: ``border_conv1``, ``border_conv2`` on all channels, x2 upsample,
+      ``out`` conv(C_out), head activation.
+
+    Head activation: ``amp_activation`` for ``kind='amp'``, ``pi * tanh`` for ``kind='phase'``.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        N: int,
+        in_channels: int,
+        out_channels: int,
+        n_filters_scale: int,
+        amp_activation: str,
+        pad_object: bool,
+        probe_big: bool,
+    ) -> None:
+        super().__init__()
+        if kind not in ("amp", "phase"):
+            raise ValueError(f"decoder kind must be 'amp' or 'phase', got {kind!r}")
+        self.kind = kind
+        self.N = N
+        self.amp_activation = amp_activation
+        self.pad_object = pad_object
+        self.probe_big = probe_big
+        self.block_names: list[str] = []
+        channels = in_channels
+        for i, f in enumerate(decoder_filters(N, n_filters_scale)):
+            name = f"block{i + BLOCK_INDEX_BASE}"
+            self.add_module(name, _Block(channels, f, "up"))
+            self.block_names.append(name)
+            channels = f
+        border_filters = n_filters_scale * 2048 // N
+        if pad_object:
+            if channels <= BORDER_CHANNELS:
+                raise ValueError(
+                    f"pad_object needs more than {BORDER_CHANNELS} decoder channels, got {channels}"
+                )
+            self.out = _conv(channels - BORDER_CHANNELS, out_channels)
+            if probe_big:
+                self.border_conv1 = _conv(BORDER_CHANNELS, border_filters)
+                self.border_conv2 = _conv(border_filters, border_filters)
+                self.border_out = _conv(border_filters, out_channels)
+        else:
+            self.border_conv1 = _conv(channels, border_filters)
+            self.border_conv2 = _conv(border_filters, border_filters)
+            self.out = _conv(border_filters, out_channels)
+        mask = torch.ones(N, N)
+        q = N // 4
+        mask[q : q + N // 2, q : q + N // 2] = 0.0
+        self.register_buffer("border_mask", mask, persistent=False)
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "amp":
+            return _amp_activation(self.amp_activation, x)
+        return math.pi * torch.tanh(x)
+
+    def _border_head(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "amp":
+            return F.silu(x)
+        return math.pi * torch.tanh(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.block_names:
+            x = getattr(self, name)(x)
+        if not self.pad_object:
+            y = F.relu(self.border_conv1(x))
+            y = F.relu(self.border_conv2(y))
+            y = F.interpolate(y, scale_factor=2.0, mode="nearest")
+            return self._head(self.out(y))
+        q = self.N // 4
+        centre = self._head(self.out(x[:, :-BORDER_CHANNELS]))
+        result = F.pad(centre, (q, q, q, q))
+        if self.probe_big:
+            y = F.relu(self.border_conv1(x[:, -BORDER_CHANNELS:]))
+            y = F.relu(self.border_conv2(y))
+            y = F.interpolate(y, scale_factor=2.0, mode="nearest")
+            y = self._border_head(self.border_out(y))
+            result = result + y * self.border_mask
+        return result
+
+
+@dataclass
+class NetworkOutput:
+    """What :meth:`PtychoPINNNet.forward` returns.
+
+    Attributes
+    ----------
+    object : (B, N, N) complex64
+        Object at the group centre (central N x N of the group canvas).
+    patches : (B, C, N, N) complex64
+        Per-channel object patches after the object_big merge/re-extraction.
+    amplitude : (B, C, N, N) float32 or None
+        Predicted scaled diffraction amplitude ``s * A`` (None when not computed).
+    """
+
+    object: torch.Tensor
+    patches: torch.Tensor
+    amplitude: torch.Tensor | None
+
+
+class PtychoPINNNet(nn.Module):
+    """Encoder, two decoders and the differentiable physics.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        Architecture and physics (``N`` must be set).
+    probe : (N, N) complex64 array, optional
+        The **normalised** probe (ARCH-008); default zeros (a loaded state dict fills it).
+    intensity_scale : float
+        Initial ``s``; ``log_intensity_scale`` starts at ``log(s)``.
+    probe_trainable, intensity_scale_trainable : bool
+        ``requires_grad`` of the probe and of the log intensity scale.
+    channels_last : bool
+        Run the convolutions in the channels-last memory format (default; see
+        ``benchmarks/bench_torch.py --no-channels-last``).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        probe: np.ndarray | None = None,
+        intensity_scale: float = 1.0,
+        probe_trainable: bool = False,
+        intensity_scale_trainable: bool = True,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        n = int(config.N)
+        if n not in _ENCODER_FILTERS:
+            raise ValueError(
+                f"ModelConfig.N must be 64, 128 or 256 to build the network, got {config.N} "
+                "(set config.N to the diffraction pattern size)"
+            )
+        if not (intensity_scale > 0 and math.isfinite(intensity_scale)):
+            raise ValueError(
+                f"intensity_scale must be a positive finite number, got {intensity_scale}"
+            )
+        self.N = n
+        self.gridsize = int(config.gridsize)
+        self.channels = self.gridsize**2
+        self.object_big = bool(config.object_big)
+        self.smoothing_sigma = float(config.gaussian_smoothing_sigma)
+        self.padded = physics.padded_size(n, self.gridsize)
+        out_channels = self.channels if self.object_big else 1
+        s_f = int(config.n_filters_scale)
+        self.encoder = Encoder(n, self.channels, s_f)
+        kwargs = {
+            "N": n,
+            "in_channels": self.encoder.out_channels,
+            "out_channels": out_channels,
+            "n_filters_scale": s_f,
+            "amp_activation": config.amp_activation,
+            "pad_object": bool(config.pad_object),
+            "probe_big": bool(config.probe_big),
+        }
+        self.decoder_amp = Decoder("amp", **kwargs)
+        self.decoder_phase = Decoder("phase", **kwargs)
+        self.log_intensity_scale = nn.Parameter(
+            torch.tensor(math.log(intensity_scale), dtype=torch.float32),
+            requires_grad=bool(intensity_scale_trainable),
+        )
+        if probe is None:
+            probe_arr = np.zeros((n, n), dtype=np.complex64)
+        else:
+            probe_arr = np.asarray(probe, dtype=np.complex64)
+            if probe_arr.shape != (n, n):
+                raise ValueError(f"probe must have shape ({n}, {n}), got {probe_arr.shape}")
+        self.probe_real = nn.Parameter(
+            torch.from_numpy(np.ascontiguousarray(probe_arr.real, dtype=np.float32)),
+            requires_grad=bool(probe_trainable),
+        )
+        self.probe_imag = nn.Parameter(
+            torch.from_numpy(np.ascontiguousarray(probe_arr.imag, dtype=np.float32)),
+            requires_grad=bool(probe_trainable),
+        )
+        self.channels_last = False
+        self.set_channels_last(channels_last)
+        if config.probe_mask:
+            from ptycho.probe import probe_mask
+
+            self.register_buffer("probe_mask", torch.from_numpy(probe_mask(n)), persistent=False)
+        else:
+            self.probe_mask = None
+
+    def set_channels_last(self, enabled: bool) -> None:
+        """Run the convolutions in the channels-last memory format (faster on CPU and GPU).
+
+        Only the memory layout changes; values, shapes and state-dict keys are the same.
+        """
+        fmt = torch.channels_last if enabled else torch.contiguous_format
+        for module in (self.encoder, self.decoder_amp, self.decoder_phase):
+            module.to(memory_format=fmt)
+        self.channels_last = bool(enabled)
+
+    # -------------------------------------------------------------------------------------------
+    @property
+    def intensity_scale(self) -> torch.Tensor:
+        """``s = exp(log_intensity_scale)`` (scalar tensor)."""
+        return torch.exp(self.log_intensity_scale)
+
+    @property
+    def probe(self) -> torch.Tensor:
+        """The probe the model illuminates with, ``(N, N)`` complex64."""
+        return torch.complex(self.probe_real, self.probe_imag)
+
+    def set_probe(self, probe: np.ndarray) -> None:
+        """Overwrite the probe (normalised ``(N, N)`` complex) in place."""
+        arr = np.asarray(probe, dtype=np.complex64)
+        if arr.shape != (self.N, self.N):
+            raise ValueError(f"probe must have shape ({self.N}, {self.N}), got {arr.shape}")
+        with torch.no_grad():
+            self.probe_real.copy_(torch.from_numpy(np.ascontiguousarray(arr.real)))
+            self.probe_imag.copy_(torch.from_numpy(np.ascontiguousarray(arr.imag)))
+
+    def set_intensity_scale(self, value: float) -> None:
+        """Overwrite ``log_intensity_scale`` with ``log(value)``."""
+        with torch.no_grad():
+            self.log_intensity_scale.fill_(math.log(float(value)))
+
+    # -------------------------------------------------------------------------------------------
+    def decode(self, x_scaled: torch.Tensor) -> torch.Tensor:
+        """Object patches straight from the decoders, ``(B, C_out, N, N)`` complex64."""
+        x = x_scaled / self.intensity_scale
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        features = self.encoder(x)
+        amp = self.decoder_amp(features)
+        phase = self.decoder_phase(features)
+        return physics.combine_amp_phase(amp, phase)
+
+    def objects(
+        self, x_scaled: torch.Tensor, coords_relative: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Object at the group centre ``(B, N, N)`` and per-channel patches ``(B, C, N, N)``."""
+        self._check_inputs(x_scaled, coords_relative)
+        decoded = self.decode(x_scaled)
+        if not self.object_big or self.channels == 1:
+            # C == 1: coords_relative is 0, so the merge/re-extraction is the identity.
+            return decoded[:, 0], decoded
+        canvas = physics.merge_group_patches(decoded, coords_relative, self.padded)
+        obj = physics.central_crop(canvas, self.N)
+        patches = physics.extract_group_patches(canvas, coords_relative, self.N)
+        return obj, patches
+
+    def diffraction(self, patches: torch.Tensor) -> torch.Tensor:
+        """Predicted scaled amplitude ``s * A`` of object patches ``(B, C, N, N)``."""
+        exit_wave = patches * self.probe
+        if self.smoothing_sigma > 0:
+            exit_wave = physics.gaussian_smooth(exit_wave, self.smoothing_sigma)
+        if self.probe_mask is not None:
+            exit_wave = exit_wave * self.probe_mask
+        return self.intensity_scale * physics.far_field_amplitude(exit_wave)
+
+    def forward(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> NetworkOutput:
+        """Run the network and the physics.
+
+        Parameters
+        ----------
+        x_scaled : (B, C, N, N) float32
+            Scaled diffraction amplitudes ``s * X`` (channel-first).
+        coords_relative : (B, 1, 2, C) float
+            ``-(position - group centre)`` in pixels, axis 2 = ``[x, y]`` (ARCH-005).
+        """
+        obj, patches = self.objects(x_scaled, coords_relative)
+        return NetworkOutput(obj, patches, self.diffraction(patches))
+
+    def _check_inputs(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> None:
+        expected = (self.channels, self.N, self.N)
+        if x_scaled.ndim != 4 or tuple(x_scaled.shape[1:]) != expected:
+            raise ValueError(
+                f"diffraction input must have shape (B, {self.channels}, {self.N}, {self.N}) "
+                f"(channel-first, C = gridsize**2), got {tuple(x_scaled.shape)}"
+            )
+        if tuple(coords_relative.shape) != (x_scaled.shape[0], 1, 2, self.channels):
+            raise ValueError(
+                f"coords_relative must have shape (B, 1, 2, {self.channels}) with B = "
+                f"{x_scaled.shape[0]}, got {tuple(coords_relative.shape)}"
+            )
+
+
+class DiffractionToObject(nn.Module):
+    """Keras-layout wrapper: ``model([X * s, local_offsets])`` -> object at the group centre.
+
+    The counterpart of the TensorFlow ``diffraction_to_obj`` model for external callers:
+    inputs are the channel-last ``(B, N, N, C)`` scaled diffraction and ``(B, 1, 2, C)``
+    offsets (tensors or arrays, as a list/tuple or two arguments), the output is
+    ``(B, N, N, 1)`` complex64. :meth:`predict` accepts NumPy arrays and returns NumPy.
+    """
+
+    def __init__(self, net: PtychoPINNNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, inputs: object, offsets: object = None) -> torch.Tensor:
+        if offsets is None:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise ValueError("call as model([X * s, local_offsets]) or model(X * s, offsets)")
+            inputs, offsets = inputs
+        device = self.net.probe_real.device
+        x = torch.as_tensor(inputs, dtype=torch.float32, device=device)
+        coords = torch.as_tensor(offsets, dtype=torch.float32, device=device)
+        if x.ndim != 4:
+            raise ValueError(f"X must have shape (B, N, N, C), got {tuple(x.shape)}")
+        obj, _ = self.net.objects(x.permute(0, 3, 1, 2), coords)
+        return obj[..., None]
+
+    def predict(self, inputs: object, batch_size: int = 64) -> np.ndarray:
+        """NumPy in, NumPy out, in batches and without gradients."""
+        x, offsets = inputs  # type: ignore[misc]
+        x = np.asarray(x, dtype=np.float32)
+        offsets = np.asarray(offsets, dtype=np.float32)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                stop = start + batch_size
+                out.append(self.forward(x[start:stop], offsets[start:stop]).cpu().numpy())
+        if not out:
+            return np.zeros((0, self.net.N, self.net.N, 1), dtype=np.complex64)
+        return np.concatenate(out).astype(np.complex64, copy=False)
+
+
+def conv_parameter_count(net: nn.Module) -> int:
+    """Number of convolution weights and biases (excludes the scale and the probe)."""
+    return sum(p.numel() for m in net.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())

@@ -1,0 +1,358 @@
+"""Training CLI of the PyTorch backend: ``python -m ptycho_torch.train`` / ``ptycho-torch-train``.
+
+This module owns the command line (flags of ``reference/ptychopinn_torch.md`` §4 and issue 4):
+it validates everything it can before reading data (paths, accelerator, devices, logger
+package), calls :func:`ptycho.config.config.update_legacy_dict` before loading data
+(CONFIG-001), groups the data with the core (:func:`ptycho.loader.container_from_raw`), trains
+with :func:`ptycho_torch.training.train` and writes into ``--output_dir``:
+
+``checkpoints/last.ckpt`` and ``checkpoints/best-epochNNN.ckpt``   Lightning checkpoints
+``lightning_logs/``                                                csv / tensorboard metrics
+``wts.h5.zip``                                                     the model archive (D6)
+``history.csv``                                                    per-epoch losses
+
+Deprecated flags: ``--device`` (use ``--accelerator``) and ``--disable_mlflow`` (use
+``--logger none``) still work and print a notice to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ptycho_torch.cli_shared import add_device_flags, deprecation_notice, resolve_accelerator_flags
+
+__all__ = ["build_configs", "build_parser", "main", "run_training"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEDULERS = ("none", "exponential", "warmup_cosine", "reduce_on_plateau")
+_LOGGERS = ("csv", "tensorboard", "mlflow", "none")
+_STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
+
+
+def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_text: str) -> None:
+    parser.add_argument(
+        f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=help_text
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``python -m ptycho_torch.train``."""
+    from ptycho.config.config import AMP_ACTIVATIONS, MODEL_TYPES, TrainingConfig
+
+    defaults = TrainingConfig()
+    p = argparse.ArgumentParser(
+        prog="ptycho-torch-train",
+        description="Train a PtychoPINN model with PyTorch + Lightning.",
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--train_data_file", required=True, help="training NPZ")
+    data.add_argument(
+        "--test_data_file", default=None, help="NPZ used as the validation set (optional)"
+    )
+    data.add_argument("--output_dir", required=True, help="where checkpoints/logs/model go")
+    data.add_argument(
+        "--n_images",
+        "--n_groups",
+        dest="n_groups",
+        type=int,
+        default=defaults.n_groups,
+        help=f"number of training groups (default {defaults.n_groups})",
+    )
+    data.add_argument("--gridsize", type=int, default=1, help="group side; C = gridsize**2")
+    data.add_argument("--neighbor_count", type=int, default=defaults.neighbor_count)
+    data.add_argument(
+        "--validation_fraction",
+        type=float,
+        default=defaults.validation_fraction,
+        help="held-out fraction of the training groups when --test_data_file is not given",
+    )
+    model = p.add_argument_group("model")
+    model.add_argument("--model_type", choices=MODEL_TYPES, default="pinn")
+    model.add_argument("--n_filters_scale", type=int, default=2)
+    model.add_argument("--amp_activation", choices=AMP_ACTIVATIONS, default="sigmoid")
+    _bool_flag(model, "object_big", True, "merge each group's patches (ARCH-010)")
+    _bool_flag(model, "probe_big", True, "decoder border branch")
+    _bool_flag(model, "pad_object", True, "predict the central N/2 and zero-pad")
+    _bool_flag(model, "probe_mask", False, "multiply the exit wave by the probe disk mask")
+    model.add_argument("--probe_scale", type=float, default=4.0)
+    model.add_argument("--gaussian_smoothing_sigma", type=float, default=0.0)
+    _bool_flag(model, "probe_trainable", False, "learn the probe")
+    _bool_flag(model, "intensity_scale_trainable", True, "learn the intensity scale")
+    train = p.add_argument_group("training")
+    train.add_argument(
+        "--max_epochs", "--nepochs", dest="max_epochs", type=int, default=defaults.nepochs
+    )
+    train.add_argument("--batch_size", type=int, default=defaults.batch_size)
+    train.add_argument(
+        "--learning-rate",
+        "--learning_rate",
+        dest="learning_rate",
+        type=float,
+        default=None,
+        help=f"Adam learning rate (default {defaults.learning_rate})",
+    )
+    train.add_argument("--nphotons", type=float, default=defaults.nphotons)
+    train.add_argument("--nll_weight", type=float, default=defaults.nll_weight)
+    train.add_argument("--mae_weight", type=float, default=defaults.mae_weight)
+    train.add_argument("--realspace_weight", type=float, default=defaults.realspace_weight)
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument(
+        "--scheduler",
+        choices=_SCHEDULERS,
+        default="reduce_on_plateau",
+        help="learning-rate schedule (default reduce_on_plateau, as the TensorFlow backend)",
+    )
+    train.add_argument(
+        "--accumulate-grad-batches",
+        "--accumulate_grad_batches",
+        dest="accumulate_grad_batches",
+        type=int,
+        default=1,
+    )
+    train.add_argument(
+        "--early-stop-patience",
+        "--early_stop_patience",
+        dest="early_stop_patience",
+        type=int,
+        default=None,
+        help=f"epochs without improvement before stopping (default "
+        f"{defaults.early_stopping_patience})",
+    )
+    execution = p.add_argument_group("execution")
+    add_device_flags(execution)
+    execution.add_argument("--devices", type=int, default=1, help="number of devices/processes")
+    execution.add_argument(
+        "--strategy",
+        choices=_STRATEGIES,
+        default="auto",
+        help="Lightning strategy; ddp or ddp_spawn for several devices",
+    )
+    _bool_flag(execution, "deterministic", True, "reproducible (deterministic) algorithms")
+    execution.add_argument(
+        "--num-workers", "--num_workers", dest="num_workers", type=int, default=0
+    )
+    execution.add_argument("--quiet", action="store_true", help="no progress bar, no info logs")
+    execution.add_argument(
+        "--enable-checkpointing", dest="enable_checkpointing", action="store_true", default=True
+    )
+    execution.add_argument(
+        "--disable-checkpointing", dest="enable_checkpointing", action="store_false"
+    )
+    execution.add_argument(
+        "--checkpoint-save-top-k",
+        "--checkpoint_save_top_k",
+        dest="checkpoint_save_top_k",
+        type=int,
+        default=1,
+    )
+    execution.add_argument(
+        "--checkpoint-monitor",
+        "--checkpoint_monitor",
+        dest="checkpoint_monitor",
+        default="val_loss",
+        help="metric for the best checkpoint and early stopping (val_* falls back to train_* "
+        "without validation data)",
+    )
+    execution.add_argument(
+        "--checkpoint-mode",
+        "--checkpoint_mode",
+        dest="checkpoint_mode",
+        choices=("min", "max"),
+        default="min",
+    )
+    execution.add_argument("--logger", dest="logger", choices=_LOGGERS, default="csv")
+    execution.add_argument(
+        "--disable_mlflow", action="store_true", help="DEPRECATED: use --logger none"
+    )
+    return p
+
+
+def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Core ``(TrainingConfig, PyTorchExecutionConfig)`` from parsed arguments.
+
+    ``ModelConfig.N`` is 0 ("from data") and set once the data are read.
+    """
+    from ptycho.config.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+
+    model = ModelConfig(
+        N=0,
+        gridsize=args.gridsize,
+        n_filters_scale=args.n_filters_scale,
+        model_type=args.model_type,
+        amp_activation=args.amp_activation,
+        object_big=args.object_big,
+        probe_big=args.probe_big,
+        probe_mask=args.probe_mask,
+        pad_object=args.pad_object,
+        probe_scale=args.probe_scale,
+        gaussian_smoothing_sigma=args.gaussian_smoothing_sigma,
+    )
+    training_kwargs: dict[str, Any] = {
+        "model": model,
+        "train_data_file": Path(args.train_data_file),
+        "test_data_file": Path(args.test_data_file) if args.test_data_file else None,
+        "batch_size": args.batch_size,
+        "nepochs": args.max_epochs,
+        "nphotons": args.nphotons,
+        "n_groups": args.n_groups,
+        "neighbor_count": args.neighbor_count,
+        "nll_weight": args.nll_weight,
+        "mae_weight": args.mae_weight,
+        "realspace_weight": args.realspace_weight,
+        "probe_trainable": args.probe_trainable,
+        "intensity_scale_trainable": args.intensity_scale_trainable,
+        "output_dir": Path(args.output_dir),
+        "backend": "pytorch",
+        "seed": args.seed,
+        "validation_fraction": args.validation_fraction,
+    }
+    if args.learning_rate is not None:
+        training_kwargs["learning_rate"] = args.learning_rate
+    if args.early_stop_patience is not None:
+        training_kwargs["early_stopping_patience"] = args.early_stop_patience
+    config = TrainingConfig(**training_kwargs)
+    execution = PyTorchExecutionConfig(
+        accelerator=args.accelerator,
+        devices=args.devices,
+        strategy=args.strategy,
+        deterministic=args.deterministic,
+        num_workers=args.num_workers,
+        learning_rate=args.learning_rate,
+        scheduler=args.scheduler,
+        accumulate_grad_batches=args.accumulate_grad_batches,
+        enable_progress_bar=not args.quiet,
+        enable_checkpointing=args.enable_checkpointing,
+        checkpoint_save_top_k=args.checkpoint_save_top_k,
+        checkpoint_monitor=args.checkpoint_monitor,
+        checkpoint_mode=args.checkpoint_mode,
+        early_stop_patience=args.early_stop_patience,
+        logger_backend=None if args.logger == "none" else args.logger,
+    )
+    return config, execution
+
+
+def run_training(config: Any, execution: Any) -> dict[str, Any]:
+    """Load the data, train, and write the archive (rank 0). Returns a summary dict."""
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    from ptycho import params
+    from ptycho.config.config import update_legacy_dict
+    from ptycho.loader import container_from_raw
+    from ptycho.raw_data import RawData
+    from ptycho_torch.persistence import save_bundle
+    from ptycho_torch.training import (
+        TrainingDivergedError,
+        check_devices,
+        check_logger_available,
+        resolve_accelerator,
+        train,
+    )
+
+    started = time.perf_counter()
+    output_dir = Path(config.output_dir)
+    for label, path in (("training", config.train_data_file), ("test", config.test_data_file)):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{label} data file not found: {path}")
+    accelerator = resolve_accelerator(execution.accelerator)
+    check_devices(accelerator, execution.devices)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    check_logger_available(execution.logger_backend)
+    raw = RawData.from_file(config.train_data_file)
+    config.model.N = int(raw.N)
+    config.validate(require_n=True)
+    update_legacy_dict(params.cfg, config)  # CONFIG-001: before any data loading
+    container = container_from_raw(
+        raw,
+        N=config.model.N,
+        gridsize=config.model.gridsize,
+        n_groups=config.n_groups,
+        K=config.neighbor_count,
+        seed=config.seed,
+    )
+    validation = None
+    if config.test_data_file is not None:
+        test_raw = RawData.from_file(config.test_data_file)
+        validation = container_from_raw(
+            test_raw,
+            N=config.model.N,
+            gridsize=config.model.gridsize,
+            n_groups=None,
+            K=config.neighbor_count,
+            seed=config.seed,
+        )
+    try:
+        bundle = train(
+            container, config, validation=validation, execution=execution, output_dir=output_dir
+        )
+    except TrainingDivergedError as exc:
+        if exc.bundle is not None and rank_zero_only.rank == 0 and exc.bundle.history:
+            path = save_bundle(exc.bundle, output_dir / "wts.h5.zip")
+            raise TrainingDivergedError(
+                f"{exc} The last finite weights were saved to {path}.", exc.bundle
+            ) from exc
+        raise
+    archive = None
+    if rank_zero_only.rank == 0:
+        archive = save_bundle(bundle, output_dir / "wts.h5.zip")
+    return {
+        "bundle": bundle,
+        "archive": archive,
+        "n_groups": len(container),
+        "seconds": time.perf_counter() - started,
+        "rank": rank_zero_only.rank,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m ptycho_torch.train`` / ``ptycho-torch-train``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.accelerator = resolve_accelerator_flags(args)
+    if args.disable_mlflow:
+        deprecation_notice("--disable_mlflow is deprecated; use --logger none")
+        args.logger = "none"
+    for name, minimum in (
+        ("n_groups", 1),
+        ("gridsize", 1),
+        ("max_epochs", 1),
+        ("batch_size", 1),
+        ("devices", 1),
+        ("num_workers", 0),
+        ("accumulate_grad_batches", 1),
+        ("n_filters_scale", 1),
+    ):
+        if getattr(args, name) < minimum:
+            parser.error(f"--{name} must be >= {minimum}, got {getattr(args, name)}")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config, execution = build_configs(args)
+        result = run_training(config, execution)
+    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
+        print(f"ptycho-torch-train: error: {exc}", file=sys.stderr)
+        return 1
+    if result["rank"] == 0 and not args.quiet:
+        history = result["bundle"].history
+        losses = history.get("loss", [])
+        val = history.get("val_loss", [])
+        summary = f"final loss {losses[-1]:.6g}" if losses else "no epoch completed"
+        if val:
+            summary += f", val_loss {val[-1]:.6g}"
+        print(
+            f"trained {len(losses)} epoch(s) on {result['n_groups']} groups in "
+            f"{result['seconds']:.1f} s ({summary}); model saved to {result['archive']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The wts.h5.zip archive of the TF backend (design D6) and ptycho.model_manager."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ptycho import model_manager
+from ptycho.archive import ARCHIVE_FORMAT_VERSION, BackendMismatchError, read_archive
+from ptycho.tf import api
+
+
+def _rewrite(src: Path, dst: Path, edit_manifest: Any = None, replace: dict | None = None) -> Path:
+    """Copy an archive, optionally editing its manifest or replacing members."""
+    with zipfile.ZipFile(src) as zin:
+        members = {name: zin.read(name) for name in zin.namelist()}
+    if edit_manifest is not None:
+        manifest = json.loads(members["manifest.json"])
+        edit_manifest(manifest)
+        members["manifest.json"] = json.dumps(manifest).encode()
+    members.update(replace or {})
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def saved(trained_g1: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained gridsize-1 bundle saved once as <dir>/wts.h5.zip."""
+    directory = tmp_path_factory.mktemp("archive")
+    api.save_bundle(trained_g1, directory / "wts.h5.zip")
+    return directory / "wts.h5.zip"
+
+
+def test_round_trip_restores_weights_probe_scale_and_predictions(
+    trained_g1: Any, saved: Path, container_g1: Any
+) -> None:
+    """D6: save -> load gives the same weights (incl. trained probe and scale), configs,
+    history and bit-identical predictions."""
+    from ptycho.physics.forward import intensity_scale
+    from ptycho.probe import normalize_probe
+
+    # the trained probe and scale moved away from their initial values ...
+    assert not np.allclose(trained_g1.probe, normalize_probe(container_g1.probe), atol=1e-6)
+    assert trained_g1.intensity_scale != pytest.approx(intensity_scale(1e6, 64), rel=1e-6)
+    # ... and survive the round trip exactly
+    loaded = api.load_bundle(saved)
+    assert loaded.backend == "tensorflow"
+    assert loaded.model_config == trained_g1.model_config
+    assert loaded.training_config == trained_g1.training_config
+    assert loaded.history == trained_g1.history
+    assert loaded.intensity_scale == trained_g1.intensity_scale
+    np.testing.assert_array_equal(loaded.probe, trained_g1.probe)
+    for a, b in zip(loaded.network.get_weights(), trained_g1.network.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        api.predict_patches(loaded, container_g1), api.predict_patches(trained_g1, container_g1)
+    )
+
+
+def test_archive_holds_json_manifest_keras_weights_and_probe_only(saved: Path) -> None:
+    """D6: manifest.json + weights.weights.h5 + probe.npy; no pickles; manifest fields."""
+    with zipfile.ZipFile(saved) as archive:
+        names = set(archive.namelist())
+        manifest = json.loads(archive.read("manifest.json"))
+        probe = np.load(io.BytesIO(archive.read("probe.npy")), allow_pickle=False)
+    assert names == {"manifest.json", "weights.weights.h5", "probe.npy"}
+    assert manifest["backend"] == "tensorflow"
+    assert manifest["format_version"] == ARCHIVE_FORMAT_VERSION
+    assert manifest["model_type"] == "pinn" and manifest["N"] == 64 and manifest["gridsize"] == 1
+    assert manifest["training_config"]["probe_trainable"] is True
+    assert manifest["training_summary"]["epochs"] == 2
+    assert probe.shape == (64, 64) and probe.dtype == np.complex64
+    assert manifest["weight_names"]
+
+
+def test_save_to_a_directory_is_atomic_and_leaves_no_temporary_files(
+    trained_g1: Any, tmp_path: Path
+) -> None:
+    """Saving to a directory writes <dir>/wts.h5.zip and nothing else."""
+    api.save_bundle(trained_g1, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wts.h5.zip"]
+
+
+def test_unwritable_directory_fails_without_writing(trained_g1: Any, tmp_path: Path) -> None:
+    """Bad input: an output directory that cannot be created or written -> PermissionError,
+    nothing written (a regular file in the way blocks even root)."""
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    with pytest.raises(PermissionError, match="cannot create directory"):
+        api.save_bundle(trained_g1, blocker / "sub" / "wts.h5.zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_dir"]
+
+
+def test_missing_archive_is_a_file_not_found_error(tmp_path: Path) -> None:
+    """Bad input: no archive at the path."""
+    with pytest.raises(FileNotFoundError, match="no model archive"):
+        api.load_bundle(tmp_path / "nothing" / "wts.h5.zip")
+
+
+def test_corrupt_and_truncated_archives_are_rejected(saved: Path, tmp_path: Path) -> None:
+    """Bad input: garbage bytes and a truncated zip raise ValueError saying corrupt/truncated."""
+    garbage = tmp_path / "garbage.h5.zip"
+    garbage.write_bytes(b"this is not a zip file" * 100)
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        api.load_bundle(garbage)
+    data = saved.read_bytes()
+    truncated = tmp_path / "truncated.h5.zip"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt|truncated"):
+        api.load_bundle(truncated)
+
+
+def test_damaged_weights_member_is_rejected(saved: Path, tmp_path: Path) -> None:
+    """Bad input: a valid zip whose weights are not a Keras weights file -> ValueError."""
+    damaged = _rewrite(
+        saved, tmp_path / "damaged.h5.zip", replace={"weights.weights.h5": b"\x00" * 1000}
+    )
+    with pytest.raises(ValueError, match="cannot load its weights"):
+        api.load_bundle(damaged)
+
+
+def test_archive_of_the_pytorch_backend_names_both_backends(
+    saved: Path, tmp_path: Path
+) -> None:
+    """D6: an archive written by the PyTorch backend -> BackendMismatchError naming both."""
+    torch_archive = _rewrite(
+        saved, tmp_path / "torch.h5.zip", lambda m: m.update(backend="pytorch")
+    )
+    with pytest.raises(BackendMismatchError, match="pytorch.*tensorflow"):
+        api.load_bundle(torch_archive)
+
+
+def test_unknown_manifest_version_is_rejected(saved: Path, tmp_path: Path) -> None:
+    """Bad input: a manifest format version this ptychopinn does not know."""
+    future = _rewrite(saved, tmp_path / "future.h5.zip", lambda m: m.update(format_version=99))
+    with pytest.raises(ValueError, match="format version 99"):
+        api.load_bundle(future)
+
+
+def test_archive_loading_never_unpickles(saved: Path, tmp_path: Path) -> None:
+    """D6: a pickled probe member is refused (np.load with allow_pickle=False)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    evil = _rewrite(saved, tmp_path / "evil.h5.zip", replace={"probe.npy": buffer.getvalue()})
+    with pytest.raises(ValueError):
+        api.load_bundle(evil)
+
+
+def test_model_manager_saves_the_last_trained_model(
+    trained_g1: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """model_manager.save(out_dir) -> out_dir/wts.h5.zip of the last trained bundle; without
+    one it raises; save_model/load round trip by the archive's backend."""
+    monkeypatch.setattr(model_manager, "_last_trained", None)
+    with pytest.raises(RuntimeError, match="no model has been trained"):
+        model_manager.save(tmp_path / "none")
+    model_manager.set_last_trained(trained_g1)
+    path = model_manager.save(tmp_path / "out")
+    assert path == tmp_path / "out" / "wts.h5.zip" and path.is_file()
+    assert read_archive(path).backend == "tensorflow"
+    explicit = model_manager.save_model(trained_g1, tmp_path / "explicit.h5.zip")
+    loaded = model_manager.load(explicit)
+    assert loaded.backend == "tensorflow"
+    np.testing.assert_array_equal(loaded.probe, trained_g1.probe)
