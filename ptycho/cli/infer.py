@@ -1,4 +1,4 @@
-"""``ptycho-infer``: reconstruct an NPZ scan with a trained model archive (TensorFlow backend).
+"""``ptycho-infer``: reconstruct an NPZ scan with a trained model archive, on either backend.
 
 Also ``python -m ptycho.cli.infer``. Writes, under ``--output_dir`` only,
 ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and ``reconstruction.npz``
@@ -38,47 +38,68 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
-        "--model_path", type=Path, required=True,
+        "--model_path",
+        type=Path,
+        required=True,
         help="model archive (wts.h5.zip) or the directory holding it",
     )
     p.add_argument("--test_data_file", type=Path, required=True, help="scan to reconstruct (NPZ)")
     p.add_argument(
-        "--output_dir", type=Path, required=True,
+        "--output_dir",
+        type=Path,
+        required=True,
         help="directory for every output (created if missing; nothing is written elsewhere)",
     )
     p.add_argument(
-        "--backend", choices=("tensorflow", "pytorch"), default="tensorflow",
+        "--backend",
+        choices=("tensorflow", "pytorch"),
+        default="tensorflow",
         help="inference backend",
     )
     p.add_argument(
-        "--N", type=int, default=None, choices=(64, 128, 256),
+        "--N",
+        type=int,
+        default=None,
+        choices=(64, 128, 256),
         help="pattern size; default: the model's (must match the data)",
     )
     p.add_argument(
-        "--gridsize", type=int, default=None,
+        "--gridsize",
+        type=int,
+        default=None,
         help="group side; default: the model's (must match it)",
     )
     p.add_argument(
-        "--n_groups", type=int, default=None,
+        "--n_groups",
+        type=int,
+        default=None,
         help="number of groups to predict; default: one per scan position",
     )
     p.add_argument(
-        "--n_subsample", type=int, default=None,
+        "--n_subsample",
+        type=int,
+        default=None,
         help="keep a seeded random subset of this many scan positions",
     )
     p.add_argument("--subsample_seed", type=int, default=None, help="seed of --n_subsample")
     p.add_argument(
-        "--neighbor_count", type=int, default=d.neighbor_count,
+        "--neighbor_count",
+        type=int,
+        default=d.neighbor_count,
         help="K nearest neighbours a group is drawn from (gridsize > 1)",
     )
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the grouping")
     p.add_argument("--batch_size", type=int, default=d.batch_size, help="groups per forward pass")
     p.add_argument(
-        "--stitch_crop", type=int, default=20,
+        "--stitch_crop",
+        type=int,
+        default=20,
         help="central M x M of each patch used for stitching",
     )
     p.add_argument(
-        "--log_level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        "--log_level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="logging level",
     )
     return p
@@ -96,16 +117,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise FileNotFoundError(
             f"--test_data_file {args.test_data_file} does not exist; pass the path of an NPZ scan"
         )
-    from ptycho.archive import resolve_archive_path
     from ptycho.workflows import components
+    from ptycho.workflows.backend_selector import (
+        load_inference_bundle_with_backend,
+        reconstruct_with_backend,
+    )
 
-    archive = resolve_archive_path(args.model_path)
+    archive = Path(args.model_path)
     raw = components.load_data(args.test_data_file)
-
-    from ptycho.tf import api
-    from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
-
-    bundle = load_inference_bundle_with_backend(archive, backend="tensorflow")
+    # An archive of the other backend is converted (the layers match one to one).
+    bundle = load_inference_bundle_with_backend(archive, backend=args.backend)
     model = bundle.model_config
     if args.N is not None and args.N != model.N:
         raise ValueError(
@@ -129,7 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    recon = api.reconstruct(bundle, raw, config, M=args.stitch_crop)
+    recon = reconstruct_with_backend(bundle, raw, config, M=args.stitch_crop)
     components.save_outputs(
         recon.amplitude, recon.phase, {"obj_tensor_full": recon.object, "probe": recon.probe}, out
     )
@@ -142,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "shape": recon.object.shape,
         "on_object_grid": recon.on_object_grid,
         "seconds": time.perf_counter() - started,
-        "metrics": quality_against_truth(recon, raw),
+        "metrics": quality_against_truth(recon, raw, crop=args.stitch_crop),
     }
 
 

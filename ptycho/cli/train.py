@@ -1,4 +1,7 @@
-"""``ptycho-train``: train a PtychoPINN model on an NPZ scan (TensorFlow backend).
+"""``ptycho-train``: train a PtychoPINN model on an NPZ scan with either backend.
+
+``--backend tensorflow`` (default) or ``--backend pytorch`` is resolved by the dispatcher
+(:mod:`ptycho.workflows.backend_selector`, design D7).
 
 Also ``python -m ptycho.cli.train``. Writes, under ``--output_dir`` only:
 
@@ -37,11 +40,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_PYTORCH_HINT = (
-    "the PyTorch backend is not wired into ptycho-train yet; run its own CLI instead: "
-    "python -m ptycho_torch.train (console script ptycho-torch-train)"
-)
-
 
 def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
     parser.add_argument(
@@ -65,40 +63,57 @@ def build_parser() -> argparse.ArgumentParser:
     io = p.add_argument_group("data and outputs")
     io.add_argument("--train_data_file", type=Path, required=True, help="training scan (NPZ)")
     io.add_argument(
-        "--test_data_file", type=Path, default=None,
+        "--test_data_file",
+        type=Path,
+        default=None,
         help="held-out scan (NPZ) to reconstruct after training",
     )
     io.add_argument(
-        "--output_dir", type=Path, required=True,
+        "--output_dir",
+        type=Path,
+        required=True,
         help="directory for every output (created if missing; nothing is written elsewhere)",
     )
     io.add_argument(
-        "--model_path", type=Path, default=None,
+        "--model_path",
+        type=Path,
+        default=None,
         help="continue training from this model archive (wts.h5.zip or its directory)",
     )
     io.add_argument(
-        "--backend", choices=("tensorflow", "pytorch"), default="tensorflow",
+        "--backend",
+        choices=("tensorflow", "pytorch"),
+        default="tensorflow",
         help="training backend",
     )
     grp = p.add_argument_group("grouping")
     grp.add_argument(
-        "--N", type=int, default=None, choices=(64, 128, 256),
+        "--N",
+        type=int,
+        default=None,
+        choices=(64, 128, 256),
         help="pattern size; default: the data's (must match it)",
     )
     grp.add_argument("--gridsize", type=int, default=m.gridsize, help="group side (C=gridsize^2)")
     grp.add_argument("--n_groups", type=int, default=t.n_groups, help="number of training groups")
     grp.add_argument(
-        "--n_subsample", type=int, default=None,
+        "--n_subsample",
+        type=int,
+        default=None,
         help="keep a seeded random subset of this many scan positions before grouping",
     )
     grp.add_argument("--subsample_seed", type=int, default=None, help="seed of --n_subsample")
     grp.add_argument(
-        "--neighbor_count", type=int, default=t.neighbor_count,
+        "--neighbor_count",
+        type=int,
+        default=t.neighbor_count,
         help="K nearest neighbours a group is drawn from (gridsize > 1)",
     )
     _add_bool(grp, "sequential_sampling", t.sequential_sampling, "first positions as group seeds")
     _add_bool(
-        grp, "enable_oversampling", t.enable_oversampling,
+        grp,
+        "enable_oversampling",
+        t.enable_oversampling,
         "allow more groups than positions (gridsize > 1)",
     )
     tr = p.add_argument_group("training")
@@ -107,33 +122,47 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--learning_rate", type=float, default=t.learning_rate, help="Adam rate")
     tr.add_argument("--seed", type=int, default=t.seed, help="seed of every random choice")
     tr.add_argument(
-        "--nphotons", type=float, default=t.nphotons,
+        "--nphotons",
+        type=float,
+        default=t.nphotons,
         help="mean photons per pattern (sets the intensity scale)",
     )
     tr.add_argument("--nll_weight", type=float, default=t.nll_weight, help="Poisson NLL weight")
     tr.add_argument("--mae_weight", type=float, default=t.mae_weight, help="diffraction MAE weight")
     tr.add_argument(
-        "--realspace_weight", type=float, default=t.realspace_weight,
+        "--realspace_weight",
+        type=float,
+        default=t.realspace_weight,
         help="real-space MAE weight (needs objectGuess in the data)",
     )
     tr.add_argument(
-        "--validation_fraction", type=float, default=t.validation_fraction,
+        "--validation_fraction",
+        type=float,
+        default=t.validation_fraction,
         help="fraction of groups held out for validation",
     )
     tr.add_argument(
-        "--early_stopping_patience", type=int, default=t.early_stopping_patience,
+        "--early_stopping_patience",
+        type=int,
+        default=t.early_stopping_patience,
         help="epochs without improvement before stopping",
     )
     tr.add_argument(
-        "--lr_plateau_patience", type=int, default=t.lr_plateau_patience,
+        "--lr_plateau_patience",
+        type=int,
+        default=t.lr_plateau_patience,
         help="epochs without improvement before the learning rate drops",
     )
     tr.add_argument(
-        "--lr_plateau_factor", type=float, default=t.lr_plateau_factor,
+        "--lr_plateau_factor",
+        type=float,
+        default=t.lr_plateau_factor,
         help="learning-rate drop factor",
     )
     tr.add_argument(
-        "--min_learning_rate", type=float, default=t.min_learning_rate,
+        "--min_learning_rate",
+        type=float,
+        default=t.min_learning_rate,
         help="floor of the learning rate",
     )
     _add_bool(tr, "probe_trainable", t.probe_trainable, "train the probe")
@@ -142,19 +171,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     net = p.add_argument_group("model")
     net.add_argument(
-        "--model_type", choices=MODEL_TYPES, default=m.model_type,
+        "--model_type",
+        choices=MODEL_TYPES,
+        default=m.model_type,
         help="'pinn' (physics loss) or 'supervised' (needs objectGuess)",
     )
     net.add_argument(
         "--n_filters_scale", type=int, default=m.n_filters_scale, help="conv filter multiplier"
     )
     net.add_argument(
-        "--amp_activation", choices=AMP_ACTIVATIONS, default=m.amp_activation,
+        "--amp_activation",
+        choices=AMP_ACTIVATIONS,
+        default=m.amp_activation,
         help="amplitude head activation",
     )
     net.add_argument("--probe_scale", type=float, default=m.probe_scale, help="probe normaliser")
     net.add_argument(
-        "--gaussian_smoothing_sigma", type=float, default=m.gaussian_smoothing_sigma,
+        "--gaussian_smoothing_sigma",
+        type=float,
+        default=m.gaussian_smoothing_sigma,
         help="exit-wave smoothing sigma in pixels (0 = off)",
     )
     _add_bool(net, "object_big", m.object_big, "merge each group on a shared canvas")
@@ -164,20 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("display")
     _add_bool(out, "progress", True, "log one line per epoch")
     out.add_argument(
-        "--stitch_crop", type=int, default=20,
+        "--stitch_crop",
+        type=int,
+        default=20,
         help="central M x M of each patch used to stitch the test reconstruction",
     )
     out.add_argument(
-        "--log_level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        "--log_level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="logging level (per-epoch lines are printed with --progress whatever the level)",
     )
     return p
 
 
-def check_backend(name: str) -> None:
-    """Only the TensorFlow backend runs here for now (RuntimeError naming the PyTorch CLI)."""
-    if name == "pytorch":
-        raise RuntimeError(_PYTORCH_HINT)
+def check_backend(name: str) -> Any:
+    """Resolve ``name`` through the dispatcher (D7): ValueError for an unknown backend,
+    RuntimeError with the pip command for one that is not installed."""
+    from ptycho.workflows.backend_selector import get_backend
+
+    return get_backend(name)
 
 
 def check_output_dir(path: Path) -> Path:
@@ -244,8 +285,12 @@ def _require_file(path: Path, flag: str) -> None:
         raise FileNotFoundError(f"{flag} {path} does not exist; pass the path of an NPZ scan")
 
 
-def quality_against_truth(recon: Any, raw: Any) -> dict[str, float] | None:
-    """Amplitude/phase SSIM and PSNR of a reconstruction against ``raw.objectGuess`` (or None)."""
+def quality_against_truth(recon: Any, raw: Any, crop: int = 20) -> dict[str, float] | None:
+    """Amplitude/phase SSIM and PSNR of a reconstruction against ``raw.objectGuess`` (or None).
+
+    The region is the scanned area (:func:`ptycho.metrics.scanned_roi`) shrunk to what the
+    stitched central ``crop x crop`` of the patches covers.
+    """
     from ptycho.metrics import compare, scanned_roi
 
     if raw.objectGuess is None or not recon.on_object_grid:
@@ -253,7 +298,11 @@ def quality_against_truth(recon: Any, raw: Any) -> dict[str, float] | None:
     truth = raw.objectGuess
     if np.ptp(np.abs(truth)) == 0 and np.ptp(np.angle(truth)) == 0:
         return None
-    roi = scanned_roi(raw.xcoords, raw.ycoords, raw.N, truth.shape)
+    margin = max(0, raw.N // 4 - crop // 2)
+    try:
+        roi = scanned_roi(raw.xcoords, raw.ycoords, raw.N, truth.shape, margin=margin)
+    except ValueError:
+        roi = scanned_roi(raw.xcoords, raw.ycoords, raw.N, truth.shape)
     return compare(recon.object, truth, roi=roi)
 
 
@@ -289,17 +338,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{raw.N}x{raw.N}; use test data from the same detector"
         )
 
-    from ptycho.tf import api
+    from ptycho.workflows import backend_selector as selector
 
+    api = check_backend(args.backend)
     initial = None
     if args.model_path is not None:
-        from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
-
-        initial = load_inference_bundle_with_backend(args.model_path, backend="tensorflow")
+        initial = selector.load_inference_bundle_with_backend(args.model_path, backend=args.backend)
         config = dataclasses.replace(config, model=dataclasses.replace(initial.model_config))
     started = time.perf_counter()
     on_epoch_end = _printer(config.nepochs) if args.progress else None
-    bundle = components.train(
+    bundle = selector.train_with_backend(
         raw, config, initial=initial, output_dir=out, on_epoch_end=on_epoch_end
     )
     seconds = time.perf_counter() - started
@@ -319,13 +367,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         inference = InferenceConfig(
             model=bundle.model_config, neighbor_count=config.neighbor_count, seed=config.seed
         )
-        recon = api.reconstruct(bundle, test_raw, inference, M=args.stitch_crop)
+        recon = selector.reconstruct_with_backend(bundle, test_raw, inference, M=args.stitch_crop)
         components.save_outputs(
-            recon.amplitude, recon.phase,
-            {"obj_tensor_full": recon.object, "probe": recon.probe}, out,
+            recon.amplitude,
+            recon.phase,
+            {"obj_tensor_full": recon.object, "probe": recon.probe},
+            out,
         )
         summary["reconstruction"] = out / components.RECONSTRUCTION_NPZ
-        summary["metrics"] = quality_against_truth(recon, test_raw)
+        summary["metrics"] = quality_against_truth(recon, test_raw, crop=args.stitch_crop)
     return summary
 
 

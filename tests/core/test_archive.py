@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ptycho.config.config import ModelConfig, TrainingConfig
 
 from ptycho import archive
 from ptycho.backend import ModelBundle
+from ptycho.config.config import ModelConfig, TrainingConfig
 
 
 def _bundle(backend: str = "tensorflow") -> ModelBundle:

@@ -92,18 +92,43 @@ def test_boolean_flags_parse_as_booleans() -> None:
     assert args.object_big is False and args.probe_mask is True and args.N is None
 
 
-def test_pytorch_backend_points_to_its_own_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+@pytest.mark.integration
+def test_backend_pytorch_trains_through_the_dispatcher_and_tensorflow_infers_it(
+    npz_pair: tuple[Path, Path], subprocess_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """--backend pytorch: a clear error naming python -m ptycho_torch.train; nothing written."""
-    with pytest.raises(RuntimeError, match="ptycho_torch.train"):
-        train_cli.check_backend("pytorch")
-    code = train_cli.main(
-        ["--train_data_file", str(tmp_path / "x.npz"), "--output_dir", str(tmp_path / "o"),
-         "--backend", "pytorch"]
+    """Issue 5: ``ptycho-train --backend pytorch`` routes through the dispatcher and writes a
+    PyTorch archive; ``ptycho-infer --backend tensorflow`` converts and reconstructs it."""
+    import json
+    import zipfile
+
+    train_npz, test_npz = npz_pair
+    out = tmp_path / "torch_run"
+    result = _run(
+        "ptycho.cli.train",
+        ["--train_data_file", str(train_npz), "--output_dir", str(out), "--nepochs", "1",
+         "--batch_size", "8", "--n_groups", "32", "--nphotons", "1e6", "--n_filters_scale", "1",
+         "--backend", "pytorch"],
+        subprocess_env, tmp_path,
     )
-    assert code == 1 and "ptycho_torch.train" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(out / "wts.h5.zip") as archive:
+        assert json.loads(archive.read("manifest.json"))["backend"] == "pytorch"
+    inf = tmp_path / "tf_infer"
+    result = _run(
+        "ptycho.cli.infer",
+        ["--model_path", str(out), "--test_data_file", str(test_npz), "--output_dir", str(inf),
+         "--backend", "tensorflow"],
+        subprocess_env, tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(inf / "reconstruction.npz") as saved:
+        assert np.iscomplexobj(saved["object"]) and np.isfinite(saved["object"]).all()
+
+
+def test_unknown_backend_is_rejected_with_the_choices() -> None:
+    """D7: an unknown backend name lists the valid ones."""
+    with pytest.raises(ValueError, match="choose one of 'tensorflow', 'pytorch'"):
+        train_cli.check_backend("jax")
 
 
 def test_unwritable_output_dir_is_reported_before_any_work(
