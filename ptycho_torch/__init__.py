@@ -15,10 +15,12 @@ Module map
 ``training``       Lightning ``Trainer`` construction and the ``train`` entry point
 ``persistence``    ``wts.h5.zip`` archives and Lightning ``.ckpt`` loading (weights only)
 ``api``            the shared backend contract (:class:`ptycho.backend.BackendAPI`)
+``api.base_api``   the object API of Ptychodus 1.7's built-in PtychoPINN-Torch client
+``lightning_utils`` ``find_best_checkpoint`` (also for that client)
 ``inference``      prediction, stitching and the inference CLI
-``train``          the training CLI
+``train``          the training CLI (``cli_shared``: deprecated-flag handling)
 ``config_params``  the original backend's config dataclasses (Ptychodus 1.7 compatible)
-``config_bridge``  those configs -> core :mod:`ptycho.config.config` dataclasses
+``config_bridge``  those configs <-> core :mod:`ptycho.config.config` dataclasses
 ``workflows``      ``run_cdi_example_torch`` and friends
 """
 

@@ -16,6 +16,7 @@ This module owns
 
 ``--model_path`` may be a training output directory (searched for ``wts.h5.zip``, then
 ``checkpoints/last.ckpt``, then the newest ``checkpoints/best*.ckpt``), an archive or a ``.ckpt``.
+A TensorFlow archive is converted (same layers; :func:`load_model`).
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ import io
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ptycho.atomic import atomic_write_bytes
 from ptycho.backend import ModelBundle
 from ptycho.config.config import InferenceConfig
+from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
 from ptycho_torch.cli_shared import add_device_flags, resolve_accelerator_flags
@@ -46,12 +47,11 @@ __all__ = [
     "DEFAULT_STITCH_CROP",
     "Reconstruction",
     "build_parser",
+    "load_model",
     "main",
     "predict_patches",
     "reconstruct",
     "run_inference",
-    "stitch",
-    "subsample_raw",
     "write_outputs",
 ]
 
@@ -59,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 #: Default number of groups per prediction batch.
 DEFAULT_BATCH_SIZE = 64
-#: Side of the central crop of each patch used for stitching (as the TensorFlow backend).
-DEFAULT_STITCH_CROP = 20
 
 
 def _device_of(accelerator: str | None) -> torch.device:
@@ -142,92 +140,6 @@ def predict_patches(
     return np.concatenate(outputs, axis=0)[..., None].astype(np.complex64, copy=False)
 
 
-@dataclass
-class Reconstruction:
-    """A stitched reconstruction (same fields as ``ptycho.tf.inference.Reconstruction``).
-
-    Attributes
-    ----------
-    object : (H, W) complex64
-        Stitched object; on the input object's grid when ``on_object_grid``.
-    probe : (N, N) complex64
-        The normalised probe the model used (the learned one when the probe was trained).
-    patches : (B, N, N, 1) complex64
-        Predicted object patches at the group centres.
-    global_offsets : (B, 1, 2, 1) float64
-        Group centres ``[x, y]`` in object pixels.
-    on_object_grid : bool
-        True when stitched onto ``raw.objectGuess``'s grid, False for a scan-centred canvas.
-    """
-
-    object: np.ndarray
-    probe: np.ndarray
-    patches: np.ndarray
-    global_offsets: np.ndarray
-    on_object_grid: bool
-
-    @property
-    def amplitude(self) -> np.ndarray:
-        """``|object|``, float32."""
-        return np.abs(self.object).astype(np.float32)
-
-    @property
-    def phase(self) -> np.ndarray:
-        """``angle(object)`` in radians, float32."""
-        return np.angle(self.object).astype(np.float32)
-
-
-def subsample_raw(raw: RawData, n_subsample: int | None, seed: int | None) -> RawData:
-    """A seeded random subset of ``n_subsample`` scan positions (all when None or >= M).
-
-    Same rule as the TensorFlow backend: ``numpy.random.default_rng(seed or 0)`` chooses the
-    positions, which stay in scan order.
-    """
-    from ptycho.raw_data import RawData as _RawData
-
-    m = len(raw)
-    if n_subsample is None or n_subsample >= m:
-        return raw
-    rng = np.random.default_rng(0 if seed is None else seed)
-    keep = np.sort(rng.choice(m, size=int(n_subsample), replace=False))
-    sub = _RawData(
-        raw.xcoords[keep],
-        raw.ycoords[keep],
-        raw.xcoords_start[keep],
-        raw.ycoords_start[keep],
-        raw.diff3d[keep],
-        raw.probeGuess,
-        raw.scan_index[keep],
-        objectGuess=raw.objectGuess,
-        Y=None if raw.Y is None else raw.Y[keep],
-    )
-    sub.sample_indices = keep
-    return sub
-
-
-def stitch(
-    patches: np.ndarray,
-    global_offsets: np.ndarray,
-    object_shape: tuple[int, int] | None,
-    M: int = DEFAULT_STITCH_CROP,
-) -> np.ndarray:
-    """Stitch ``(B, N, N, 1)`` patches: onto ``object_shape`` when given, else onto a
-    scan-centred canvas (:func:`ptycho.stitching.reassemble_position`); central ``M x M``."""
-    from ptycho.stitching import reassemble_position, stitch_patches
-
-    offsets = np.asarray(global_offsets, dtype=np.float64)
-    crop = min(int(M), patches.shape[1])
-    if object_shape is not None:
-        return stitch_patches(
-            patches[..., 0],
-            offsets[:, 0, 0, 0],
-            offsets[:, 0, 1, 0],
-            tuple(object_shape),
-            crop=crop,
-        )
-    return reassemble_position(patches, offsets, M=crop)[..., 0]
-
-
 def reconstruct(
     bundle: ModelBundle,
     raw: RawData,
@@ -237,94 +149,24 @@ def reconstruct(
     accelerator: str | None = None,
     num_workers: int = 0,
 ) -> Reconstruction:
-    """Group a scan, predict and stitch (the TensorFlow backend's ``reconstruct`` contract).
+    """Group a scan, predict and stitch (:func:`ptycho.inference.reconstruct_scan` with this
+    backend's :func:`predict_patches`; ``accelerator`` and ``num_workers`` as there).
 
-    Parameters
-    ----------
-    bundle : ModelBundle
-        A PyTorch bundle.
-    raw : RawData
-        The scan; its pattern size must equal the model's N.
-    inference_config : InferenceConfig
-        Grouping (``n_groups`` None = one group per position, ``neighbor_count``, ``seed``,
-        ``n_subsample``/``subsample_seed``, oversampling) and ``batch_size``.
-    M : int
-        Central ``M x M`` of every patch used for stitching (default 20, as the TF backend).
-    accelerator, num_workers
-        As for :func:`predict_patches`.
-
-    Returns
-    -------
-    Reconstruction
-        Stitched onto ``raw.objectGuess``'s grid when the scan has one, else onto a canvas
-        centred on the scan.
+    The object lands on ``raw.objectGuess``'s grid when the scan has one, else on a canvas
+    centred on the scan.
     """
-    from ptycho.loader import container_from_raw
 
-    n, gridsize = bundle.N, bundle.gridsize
-    if raw.N != n:
-        raise ValueError(
-            f"the scan's diffraction patterns are {raw.N}x{raw.N} but the model was trained with "
-            f"N={n}; use a model trained on {raw.N}x{raw.N} patterns"
+    def predict(b: ModelBundle, container: PtychoDataContainer, batch_size: int) -> np.ndarray:
+        return predict_patches(
+            b, container, batch_size=batch_size, accelerator=accelerator, num_workers=num_workers
         )
-    if len(raw) < gridsize**2:
-        raise ValueError(
-            f"gridsize {gridsize} needs at least {gridsize**2} scan positions per group, but the "
-            f"scan has only {len(raw)}; use a gridsize-1 model or more positions"
-        )
-    data = subsample_raw(raw, inference_config.n_subsample, inference_config.subsample_seed)
-    container = container_from_raw(
-        data,
-        n,
-        gridsize=gridsize,
-        n_groups=inference_config.n_groups,
-        K=inference_config.neighbor_count,
-        seed=inference_config.seed,
-        enable_oversampling=inference_config.enable_oversampling,
-        neighbor_pool_size=inference_config.neighbor_pool_size,
-    )
-    patches = predict_patches(
-        bundle,
-        container,
-        batch_size=inference_config.batch_size,
-        accelerator=accelerator,
-        num_workers=num_workers,
-    )
-    offsets = np.asarray(container.global_offsets, dtype=np.float64)
-    shape = tuple(raw.objectGuess.shape) if raw.objectGuess is not None else None
-    obj = stitch(patches, offsets, shape, M)
-    logger.info(
-        "reconstructed %d groups (N=%d, gridsize=%d) onto a %dx%d %s",
-        len(container),
-        n,
-        gridsize,
-        obj.shape[0],
-        obj.shape[1],
-        "object grid" if shape is not None else "scan-centred canvas",
-    )
-    return Reconstruction(
-        object=np.asarray(obj, dtype=np.complex64),
-        probe=np.asarray(bundle.probe, dtype=np.complex64),
-        patches=patches,
-        global_offsets=offsets,
-        on_object_grid=shape is not None,
-    )
+
+    return reconstruct_scan(bundle, raw, inference_config, predict, M=M)
 
 
 # ----------------------------------------------------------------------------------------------
 # Outputs
 # ----------------------------------------------------------------------------------------------
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _png_bytes(image: np.ndarray, title: str, cmap: str) -> bytes:
@@ -357,10 +199,27 @@ def write_outputs(obj: np.ndarray, output_dir: Path) -> dict[str, Path]:
     }
     amp_png = _png_bytes(amplitude, "Reconstructed Amplitude", "gray")
     phase_png = _png_bytes(phase, "Reconstructed Phase", "twilight")
-    _atomic_bytes(paths["npz"], buffer.getvalue())
-    _atomic_bytes(paths["amplitude_png"], amp_png)
-    _atomic_bytes(paths["phase_png"], phase_png)
+    atomic_write_bytes(paths["npz"], buffer.getvalue())
+    atomic_write_bytes(paths["amplitude_png"], amp_png)
+    atomic_write_bytes(paths["phase_png"], phase_png)
     return paths
+
+
+def load_model(model_path: str | os.PathLike[str]) -> ModelBundle:
+    """Load a model for inference: a run directory, a ``.ckpt`` or an archive.
+
+    A TensorFlow archive is converted through :mod:`ptycho.workflows.backend_selector` (the
+    layers match one to one); a conversion that is impossible raises an error naming both
+    backends.
+    """
+    from ptycho_torch.persistence import find_model_file, load_checkpoint
+
+    file = find_model_file(model_path)
+    if file.suffix == ".ckpt":
+        return load_checkpoint(file)
+    from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
+
+    return load_inference_bundle_with_backend(file, backend="pytorch")
 
 
 def run_inference(
@@ -388,7 +247,6 @@ def run_inference(
     from ptycho import params
     from ptycho.config.config import InferenceConfig, update_legacy_dict
     from ptycho.raw_data import RawData
-    from ptycho_torch.persistence import load_bundle
 
     started = time.perf_counter()
     if importlib.util.find_spec("matplotlib") is None:
@@ -400,7 +258,7 @@ def run_inference(
     if not test_path.is_file():
         raise FileNotFoundError(f"test data file not found: {test_path}")
     device = _device_of(accelerator)  # fail fast on an unavailable accelerator
-    bundle = load_bundle(model_path)
+    bundle = load_model(model_path)
     config = InferenceConfig(
         model=bundle.model_config,
         model_path=Path(model_path),

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.atomic import atomic_output
+from ptycho.inference import subsample_raw
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
 
@@ -60,8 +61,6 @@ PHASE_PNG = "reconstructed_phase.png"
 RECONSTRUCTION_NPZ = "reconstruction.npz"
 LOSS_CURVE_PNG = "loss_curve.png"
 HISTORY_FILENAME = "history.csv"
-#: Seed of subsampling when the caller gives none (ARCH-011: never unseeded).
-DEFAULT_SUBSAMPLE_SEED = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,30 +121,6 @@ def load_data(
         )
     count = n_subsample if n_subsample is not None else n_images
     return subsample_raw(raw, count, subsample_seed)
-
-
-def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
-    """A seeded random subset of ``count`` scan positions, kept in scan order.
-
-    All positions when ``count`` is None or >= M; ``seed`` None means
-    :data:`DEFAULT_SUBSAMPLE_SEED` (never unseeded, ARCH-011). The subset's ``sample_indices``
-    are the kept indices.
-    """
-    m = len(raw)
-    if count is None or count >= m:
-        return raw
-    if count < 1:
-        raise ValueError(f"the number of positions to keep must be >= 1, got {count}")
-    rng = np.random.default_rng(DEFAULT_SUBSAMPLE_SEED if seed is None else seed)
-    keep = np.sort(rng.choice(m, size=int(count), replace=False))
-    sub = RawData(
-        raw.xcoords[keep], raw.ycoords[keep], raw.xcoords_start[keep], raw.ycoords_start[keep],
-        raw.diff3d[keep], raw.probe_modes, raw.scan_index[keep], objectGuess=raw.objectGuess,
-        Y=None if raw.Y is None else raw.Y[keep],
-    )
-    sub.sample_indices = keep
-    logger.info("kept %d of %d scan positions (seed %s)", count, m, seed)
-    return sub
 
 
 def create_ptycho_data_container(
@@ -440,14 +415,9 @@ def load_inference_bundle(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[
 
 
 def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Call ``write(tmp_path)``, then move the file over ``path`` (:mod:`ptycho.atomic`)."""
+    with atomic_output(path) as tmp:
+        write(str(tmp))
 
 
 def _save_image(image: np.ndarray, path: Path, title: str, cmap: str) -> None:

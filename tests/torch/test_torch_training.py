@@ -307,3 +307,16 @@ def test_ddp_spawn_on_two_cpu_processes_trains_and_returns_the_weights(tiny_scan
     ]
     assert changed, "the trained weights did not come back from the worker processes"
     assert Path(tmp_path / "history.csv").is_file()
+
+
+def test_supervised_and_realspace_losses_train_on_ground_truth_groups(tiny_scan):
+    """Supervised mode (complex MAE on the per-channel patches, central N/2 window) and a PINN
+    with a real-space term both train on gridsize-2 groups; histories use the TF names."""
+    container = make_container(tiny_scan, gridsize=2, n_groups=16)
+    supervised = api.train(container, tiny_config(gridsize=2, nepochs=1, model_type="supervised"))
+    assert set(supervised.history) >= {"loss", "realspace_loss"}
+    assert supervised.history["loss"] == supervised.history["realspace_loss"]
+    mixed = api.train(container, tiny_config(gridsize=2, nepochs=1, realspace_weight=0.5))
+    h = mixed.history
+    assert {"nll_loss", "mae_loss", "realspace_loss"} <= set(h)
+    assert h["loss"][0] == pytest.approx(h["nll_loss"][0] + 0.5 * h["realspace_loss"][0], rel=1e-4)

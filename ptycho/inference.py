@@ -1,0 +1,193 @@
+"""Backend-neutral reconstruction of a scan: group, predict (backend), stitch (NumPy).
+
+Both backends' ``reconstruct`` functions are this one flow with their own ``predict_patches``;
+only the network evaluation differs, so grouping, subsampling and stitching exist once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ptycho.backend import ModelBundle
+    from ptycho.config.config import InferenceConfig
+    from ptycho.loader import PtychoDataContainer
+    from ptycho.raw_data import RawData
+
+__all__ = [
+    "DEFAULT_STITCH_CROP",
+    "DEFAULT_SUBSAMPLE_SEED",
+    "Reconstruction",
+    "reconstruct_scan",
+    "subsample_raw",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Central ``M x M`` of every predicted patch used for stitching (the original's default).
+DEFAULT_STITCH_CROP = 20
+#: Seed of :func:`subsample_raw` when none is given (subsampling is never unseeded, ARCH-011).
+DEFAULT_SUBSAMPLE_SEED = 0
+
+PredictPatches = Callable[["ModelBundle", "PtychoDataContainer", int], np.ndarray]
+
+
+@dataclass
+class Reconstruction:
+    """A stitched reconstruction (the same type from both backends).
+
+    Attributes
+    ----------
+    object : (H, W) complex64
+        Stitched object; on the input object's grid when ``on_object_grid``.
+    probe : (N, N) complex64
+        The (normalised) probe the model used (the learned one when the probe was trained).
+    patches : (B, N, N, 1) complex64
+        Predicted object patches at the group centres.
+    global_offsets : (B, 1, 2, 1) float64
+        Group centres ``[x, y]`` in object pixels.
+    on_object_grid : bool
+        True when stitched onto ``raw.objectGuess``'s grid, False for a scan-centred canvas.
+    """
+
+    object: np.ndarray
+    probe: np.ndarray
+    patches: np.ndarray
+    global_offsets: np.ndarray
+    on_object_grid: bool
+
+    @property
+    def amplitude(self) -> np.ndarray:
+        """``|object|``, float32."""
+        return np.abs(self.object).astype(np.float32)
+
+    @property
+    def phase(self) -> np.ndarray:
+        """``angle(object)`` in radians, float32."""
+        return np.angle(self.object).astype(np.float32)
+
+
+def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
+    """A seeded random subset of ``count`` scan positions, kept in scan order.
+
+    All positions when ``count`` is None or >= M; ``seed`` None means
+    :data:`DEFAULT_SUBSAMPLE_SEED` (never unseeded, ARCH-011). The subset's ``sample_indices``
+    are the kept indices.
+    """
+    from ptycho.raw_data import RawData
+
+    m = len(raw)
+    if count is None or count >= m:
+        return raw
+    if count < 1:
+        raise ValueError(f"the number of positions to keep must be >= 1, got {count}")
+    rng = np.random.default_rng(DEFAULT_SUBSAMPLE_SEED if seed is None else seed)
+    keep = np.sort(rng.choice(m, size=int(count), replace=False))
+    sub = RawData(
+        raw.xcoords[keep],
+        raw.ycoords[keep],
+        raw.xcoords_start[keep],
+        raw.ycoords_start[keep],
+        raw.diff3d[keep],
+        raw.probe_modes,
+        raw.scan_index[keep],
+        objectGuess=raw.objectGuess,
+        Y=None if raw.Y is None else raw.Y[keep],
+    )
+    sub.sample_indices = keep
+    logger.info("kept %d of %d scan positions (seed %s)", count, m, seed)
+    return sub
+
+
+def reconstruct_scan(
+    bundle: ModelBundle,
+    raw: RawData,
+    inference_config: InferenceConfig,
+    predict_patches: PredictPatches,
+    *,
+    M: int = DEFAULT_STITCH_CROP,
+) -> Reconstruction:
+    """Reconstruct a scan with a trained model.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A trained or loaded model (either backend).
+    raw : RawData
+        The scan; its pattern size must equal the model's N.
+    inference_config : InferenceConfig
+        Grouping (``n_groups`` None = one group per position, ``neighbor_count``, ``seed``,
+        ``n_subsample``/``subsample_seed``, oversampling) and ``batch_size``.
+    predict_patches : callable
+        The backend's ``predict_patches(bundle, container, batch_size) -> (B, N, N, 1)``.
+    M : int
+        Central ``M x M`` of every patch used for stitching.
+
+    Raises
+    ------
+    ValueError
+        Pattern size different from the model's, or too few positions for the gridsize.
+    """
+    from ptycho.loader import container_from_raw
+    from ptycho.stitching import reassemble_position, stitch_patches
+
+    n, gridsize = bundle.N, bundle.gridsize
+    if raw.N != n:
+        raise ValueError(
+            f"the scan's diffraction patterns are {raw.N}x{raw.N} but the model was trained with "
+            f"N={n}; use a model trained on {raw.N}x{raw.N} patterns"
+        )
+    channels = gridsize**2
+    if len(raw) < channels:
+        raise ValueError(
+            f"gridsize {gridsize} needs at least {channels} scan positions per group, but the "
+            f"scan has only {len(raw)}; use a gridsize-1 model or more positions"
+        )
+    data = subsample_raw(raw, inference_config.n_subsample, inference_config.subsample_seed)
+    container = container_from_raw(
+        data,
+        n,
+        gridsize=gridsize,
+        n_groups=inference_config.n_groups,
+        K=inference_config.neighbor_count,
+        seed=inference_config.seed,
+        enable_oversampling=inference_config.enable_oversampling,
+        neighbor_pool_size=inference_config.neighbor_pool_size,
+    )
+    patches = predict_patches(bundle, container, inference_config.batch_size)
+    offsets = np.asarray(container.global_offsets, dtype=np.float64)
+    crop = min(int(M), n)
+    if raw.objectGuess is not None:
+        obj = stitch_patches(
+            patches[..., 0],
+            offsets[:, 0, 0, 0],
+            offsets[:, 0, 1, 0],
+            tuple(raw.objectGuess.shape),
+            crop=crop,
+        )
+        on_grid = True
+    else:
+        obj = reassemble_position(patches, offsets, M=crop)[..., 0]
+        on_grid = False
+    logger.info(
+        "reconstructed %d groups (N=%d, gridsize=%d, %s backend) onto a %dx%d %s",
+        len(container),
+        n,
+        gridsize,
+        bundle.backend,
+        obj.shape[0],
+        obj.shape[1],
+        "object grid" if on_grid else "scan-centred canvas",
+    )
+    return Reconstruction(
+        object=np.asarray(obj, dtype=np.complex64),
+        probe=np.asarray(bundle.probe, dtype=np.complex64),
+        patches=patches,
+        global_offsets=offsets,
+        on_object_grid=on_grid,
+    )
