@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--nphotons", type=float, default=1e6, help="mean photons per pattern (default: 1e6)"
     )
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     parser.add_argument("--batch_size", type=int, default=16, help="training batch size")
     parser.add_argument("--gridsize", type=int, default=1, help="patterns per group side")
     parser.add_argument("--n_filters_scale", type=int, default=2, help="network width factor")

@@ -41,6 +41,7 @@ CORE_MODULES = [
     "ptycho.weights",
     "ptycho.parity",
     "ptycho.atomic",
+    "ptycho.inference",
 ]
 HEAVY = ["tensorflow", "keras", "torch", "lightning"]
 #: Runs each backend in its own worker subprocess; the only core module naming both frameworks.
