@@ -188,14 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--N", type=int, default=64, choices=(64, 128), help="pattern size")
     parser.add_argument(
-        "--n_positions", type=int, default=1024, help="scan positions per dataset (default: 1024)"
+        "--n_positions", type=int, default=512, help="scan positions per dataset (default: 512)"
     )
     parser.add_argument(
         "--nphotons", type=float, default=1e6, help="mean photons per pattern (default: 1e6)"
     )
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     parser.add_argument("--batch_size", type=int, default=16, help="training batch size")
-    parser.add_argument("--gridsize", type=int, default=1, help="patterns per group side")
+    parser.add_argument(
+        "--gridsize",
+        type=int,
+        default=2,
+        help="patterns per group side (default: 2; the overlap constraint helps the PINN)",
+    )
     parser.add_argument("--n_filters_scale", type=int, default=2, help="network width factor")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     return parser
