@@ -74,8 +74,12 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
     )
     config = TrainingConfig(
         model=ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.n_filters_scale),
-        nepochs=1 + args.repeats, batch_size=args.batch_size, nphotons=1e6,
-        validation_fraction=0.0, early_stopping_patience=1000, lr_plateau_patience=1000,
+        nepochs=1 + args.repeats,
+        batch_size=args.batch_size,
+        nphotons=1e6,
+        validation_fraction=0.0,
+        early_stopping_patience=1000,
+        lr_plateau_patience=1000,
     )
     network = build_model(
         config.model, config, normalize_probe(container.probe), intensity_scale(1e6, 64)
@@ -173,24 +177,6 @@ def _section(lines: list[str], args: argparse.Namespace, env: str) -> str:
     return "\n".join(body)
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or append) the ``## TensorFlow backend`` section of ``path`` atomically."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     tf = _setup_threads(args.threads)
@@ -209,13 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"gridsize {gridsize}: training {train['groups_per_s']:.1f} groups/s "
             f"({train['groups']} groups, {train['epoch_s']:.2f} s/epoch, warm-up epoch "
-            f"{train['warmup_s']:.1f} s)", flush=True,
+            f"{train['warmup_s']:.1f} s)",
+            flush=True,
         )
         infer = bench_inference(gridsize, args)
         print(
             f"gridsize {gridsize}: inference {infer['patterns_per_s']:.1f} patterns/s "
             f"({infer['patterns']} patterns, {infer['groups']} groups, {infer['run_s']:.2f} s "
-            "incl. grouping and stitching)", flush=True,
+            "incl. grouping and stitching)",
+            flush=True,
         )
         rows.append(
             f"| {gridsize} | {train['groups_per_s']:.1f} | {train['epoch_s']:.2f} | "
@@ -225,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1-min load average after the run {load_after:.2f}")
     env += f"; 1-min load average {load_before:.2f} before, {load_after:.2f} after"
     if args.readme is not None:
-        update_readme(args.readme, _section(rows, args, env))
+        from readme_section import replace_section
+
+        replace_section(args.readme, SECTION, _section(rows, args, env))
         print(f"updated {args.readme}")
     return 0
 

@@ -195,24 +195,6 @@ def _section(lines: list[str], args: argparse.Namespace, env: str) -> str:
     return "\n".join(body)
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or append) the ``## PyTorch backend`` section of ``path`` atomically."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     torch = _setup_threads(args.threads)
@@ -252,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{infer['patterns_per_s']:.0f} | {1024 / infer['patterns_per_s']:.1f} |"
         )
     if args.readme is not None:
-        update_readme(args.readme, _section(rows, args, env))
+        from readme_section import replace_section
+
+        replace_section(args.readme, SECTION, _section(rows, args, env))
         print(f"updated {args.readme}")
     return 0
 
