@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_SUBSAMPLE_SEED",
     "Reconstruction",
     "reconstruct_scan",
+    "refine_stitched",
     "subsample_raw",
 ]
 
@@ -46,13 +47,20 @@ class Reconstruction:
     object : (H, W) complex64
         Stitched object; on the input object's grid when ``on_object_grid``.
     probe : (N, N) complex64
-        The (normalised) probe the model used (the learned one when the probe was trained).
+        The (normalised) probe the model used (the learned one when the probe was trained;
+        the refined one when ``refine_probe`` refinement ran).
     patches : (B, N, N, 1) complex64
         Predicted object patches at the group centres.
     global_offsets : (B, 1, 2, 1) float64
         Group centres ``[x, y]`` in object pixels.
     on_object_grid : bool
         True when stitched onto ``raw.objectGuess``'s grid, False for a scan-centred canvas.
+    network_object : (H, W) complex64 or None
+        The stitched network prediction before refinement (None when no refinement ran, then
+        ``object`` is that prediction).
+    refinement_errors : list of float
+        Relative amplitude error of each refinement iteration (:mod:`ptycho.refine`); empty
+        when no refinement ran.
     """
 
     object: np.ndarray
@@ -60,6 +68,8 @@ class Reconstruction:
     patches: np.ndarray
     global_offsets: np.ndarray
     on_object_grid: bool
+    network_object: np.ndarray | None = None
+    refinement_errors: list[float] = field(default_factory=list)
 
     @property
     def amplitude(self) -> np.ndarray:
@@ -98,10 +108,54 @@ def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
         raw.scan_index[keep],
         objectGuess=raw.objectGuess,
         Y=None if raw.Y is None else raw.Y[keep],
+        bad_pixels=raw.bad_pixels,
     )
     sub.sample_indices = keep
     logger.info("kept %d of %d scan positions (seed %s)", count, m, seed)
     return sub
+
+
+def refine_stitched(
+    obj: np.ndarray,
+    probe: np.ndarray,
+    raw: RawData,
+    inference_config: InferenceConfig,
+    *,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Refine a stitched prediction against every pattern of ``raw`` (:mod:`ptycho.refine`).
+
+    Parameters
+    ----------
+    obj : (H, W) complex
+        Stitched network prediction.
+    probe : (N, N) complex
+        The model's probe.
+    raw : RawData
+        The scan that was reconstructed (its amplitudes, positions and bad pixels).
+    inference_config : InferenceConfig
+        ``refine_iterations`` and ``refine_probe``.
+    origin : (x0, y0)
+        Position, in the scan's frame, of pixel ``(0, 0)`` of ``obj`` (as in
+        :func:`ptycho.stitching.stitch_patches`).
+
+    Returns
+    -------
+    (object (H, W) complex64, probe (N, N) complex64 in the scale of ``probe``, errors)
+    """
+    from ptycho.refine import refine_object
+
+    result = refine_object(
+        obj,
+        probe,
+        raw.diff3d,
+        raw.xcoords - origin[0],
+        raw.ycoords - origin[1],
+        iterations=inference_config.refine_iterations,
+        refine_probe=inference_config.refine_probe,
+        bad_pixels=raw.bad_pixels,
+    )
+    return result.object, result.probe, result.errors
 
 
 def reconstruct_scan(
@@ -134,7 +188,7 @@ def reconstruct_scan(
         Pattern size different from the model's, or too few positions for the gridsize.
     """
     from ptycho.loader import container_from_raw
-    from ptycho.stitching import reassemble_position, stitch_patches
+    from ptycho.stitching import reassemble_position, scan_canvas, stitch_patches
 
     n, gridsize = bundle.N, bundle.gridsize
     if raw.N != n:
@@ -174,6 +228,15 @@ def reconstruct_scan(
     else:
         obj = reassemble_position(patches, offsets, M=crop)[..., 0]
         on_grid = False
+    probe = np.asarray(bundle.probe, dtype=np.complex64)
+    network_object = None
+    errors: list[float] = []
+    if inference_config.refine_iterations > 0:
+        origin = (0.0, 0.0)
+        if not on_grid:
+            _, origin = scan_canvas(offsets[:, 0, 0, 0], offsets[:, 0, 1, 0], crop)
+        network_object = obj
+        obj, probe, errors = refine_stitched(obj, probe, data, inference_config, origin=origin)
     logger.info(
         "reconstructed %d groups (N=%d, gridsize=%d, %s backend) onto a %dx%d %s",
         len(container),
@@ -186,8 +249,10 @@ def reconstruct_scan(
     )
     return Reconstruction(
         object=np.asarray(obj, dtype=np.complex64),
-        probe=np.asarray(bundle.probe, dtype=np.complex64),
+        probe=probe,
         patches=patches,
         global_offsets=offsets,
         on_object_grid=on_grid,
+        network_object=None if network_object is None else network_object.astype(np.complex64),
+        refinement_errors=errors,
     )

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from ptycho.physics.shift import place_patches_with_weights
 
-__all__ = ["reassemble_position", "stitch_patches"]
+__all__ = ["reassemble_position", "scan_canvas", "stitch_patches"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,36 @@ def _canvas_parity(xa: np.ndarray, ya: np.ndarray) -> int:
     return min(errors, key=lambda k: (errors[k], -k))
 
 
+def scan_canvas(x: npt.ArrayLike, y: npt.ArrayLike, M: int) -> tuple[int, tuple[float, float]]:
+    """Geometry of :func:`reassemble_position`'s canvas for patch centres ``(x, y)``.
+
+    Parameters
+    ----------
+    x, y : (P,) float
+        Patch-centre positions in object pixels (finite).
+    M : int
+        Side of the central crop of each patch that is stitched.
+
+    Returns
+    -------
+    size : int
+        Canvas side ``S`` (see :func:`reassemble_position`).
+    origin : (x0, y0)
+        Position, in the frame of ``x``/``y``, of canvas pixel ``(0, 0)``: a position ``(x, y)``
+        lies on canvas column ``x - x0`` and row ``y - y0``.
+    """
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    extent = max(xa.max() - xa.min(), ya.max() - ya.min())
+    size = int(np.ceil(extent + 2 * ((int(M) + 1) // 2) + 3 - 1e-9))
+    if size % 2 != _canvas_parity(xa, ya):
+        size += 1
+    centre = (size - 1) / 2.0
+    x_mid = (xa.max() + xa.min()) / 2.0
+    y_mid = (ya.max() + ya.min()) / 2.0
+    return size, (x_mid - centre, y_mid - centre)
+
+
 def reassemble_position(
     obj_tensor: npt.ArrayLike, global_offsets: npt.ArrayLike, M: int = 20
 ) -> np.ndarray:
@@ -186,21 +216,9 @@ def reassemble_position(
     offsets = _flatten_offsets(np.asarray(global_offsets, dtype=np.float64), count)
     if not np.all(np.isfinite(offsets)):
         raise ValueError("global_offsets contains NaN or Inf values")
-    xa, ya = offsets[:, 0], offsets[:, 1]
-    extent = max(xa.max() - xa.min(), ya.max() - ya.min())
-    size = int(np.ceil(extent + 2 * ((m + 1) // 2) + 3 - 1e-9))
-    if size % 2 != _canvas_parity(xa, ya):
-        size += 1
-    centre = (size - 1) / 2.0
-    x_mid = (xa.max() + xa.min()) / 2.0
-    y_mid = (ya.max() + ya.min()) / 2.0
+    size, origin = scan_canvas(offsets[:, 0], offsets[:, 1], m)
     canvas = stitch_patches(
-        patches,
-        xa,
-        ya,
-        (size, size),
-        crop=m,
-        origin=(x_mid - centre, y_mid - centre),
+        patches, offsets[:, 0], offsets[:, 1], (size, size), crop=m, origin=origin
     )
     logger.debug("reassembled %d patches on a %dx%d canvas (M=%d)", count, size, size, m)
     return canvas[:, :, None]

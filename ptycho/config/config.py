@@ -563,6 +563,12 @@ class InferenceConfig:
         Seed of every random choice (group sampling).
     batch_size : int
         Groups per prediction batch (>= 1).
+    refine_iterations : int
+        Iterations of physics refinement of the stitched network prediction against every
+        measured pattern (:mod:`ptycho.refine`); 0 (default) returns the network's prediction
+        as it is.
+    refine_probe : bool
+        Also refine the probe during those iterations (use it when the probe is only a guess).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -580,6 +586,8 @@ class InferenceConfig:
     backend: str = "tensorflow"
     seed: int = 45
     batch_size: int = 64
+    refine_iterations: int = 0
+    refine_probe: bool = False
 
     def __post_init__(self, n_images: int | None) -> None:
         self.n_groups = _resolve_n_groups_alias(type(self).__name__, self.n_groups, n_images)
@@ -605,6 +613,8 @@ class InferenceConfig:
         _check_int(owner, "n_groups", self.n_groups, minimum=1, allow_none=True)
         _validate_grouping(owner, self)
         _check_bool(owner, "debug", self.debug)
+        _check_int(owner, "refine_iterations", self.refine_iterations, minimum=0)
+        _check_bool(owner, "refine_probe", self.refine_probe)
 
 
 @dataclass

@@ -265,6 +265,8 @@ def test_inference_config_defaults_match_spec_table() -> None:
         "backend": "tensorflow",
         "seed": 45,
         "batch_size": 64,
+        "refine_iterations": 0,
+        "refine_probe": False,
     }
     assert {name: getattr(config, name) for name in expected} == expected
     assert [f.name for f in dataclasses.fields(config)] == ["model", *expected]

@@ -1,0 +1,290 @@
+"""Iterative physics refinement of a reconstruction (framework-free NumPy).
+
+A trained PtychoPINN network predicts each scan position's object patch in one pass; the
+stitched result is a good *initial* object but it is only as consistent with the measured data
+as the network manages in training. :func:`refine_object` then enforces the measurements of the
+whole scan directly: it runs parallel ptychographic projections with the same forward model as
+the network (ARCH-004 bilinear extraction, ARCH-006 orthonormal far field):
+
+1. ``psi_j = P * extract(O, x_j, y_j)`` for every position ``j`` (all positions at once,
+   chunked to bound memory);
+2. amplitude projection ``psi'_j = IFFT(sqrt(I_j) * FFT(psi_j) / |FFT(psi_j)|)``, the
+   closest exit wave (in the least-squares sense) whose far-field amplitude equals the
+   measured one;
+3. object update ``O += step * place(conj(P) (psi' - psi)) / ((1 - a) W + a max W)`` with the
+   illumination ``W = place(|P|^2)`` (the regularised PIE preconditioner, ``a = alpha``);
+4. optionally the same for the probe: ``P += step * sum_j conj(o_j) (psi'_j - psi_j) /
+   ((1 - a) V + a max V)`` with ``V = sum_j |o_j|^2``.
+
+Step 2 is the gradient step of the amplitude (variance-stabilised Poisson) likelihood, so the
+iterations decrease ``sum_j || |FFT(psi_j)| - sqrt(I_j) ||^2``; unlike the network's per-group
+view, every update sees every overlapping measurement of a pixel. The refinement therefore
+removes artefacts a network prediction keeps (for example the twin-like, conjugated phase a
+network can settle into when the probe's amplitude is centro-symmetric, see
+``specs/architecture.md`` ARCH-013).
+
+Scale: the measured amplitudes may be in any unit (counts, normalised); the probe is rescaled
+once, before the first iteration, by the least-squares factor between the initial object's
+predicted amplitudes and the measurements, so the object keeps the scale of ``object_init``
+(and the returned probe is given back in the scale of the input probe).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+
+from ptycho.physics.shift import extract_patches, place_patches
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_MOMENTUM",
+    "RefinementResult",
+    "refine_object",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Weight of the maximum illumination in the PIE preconditioner (regularises dim regions).
+DEFAULT_ALPHA = 0.05
+#: Heavy-ball momentum of the object update (0 = plain projections).
+DEFAULT_MOMENTUM = 0.9
+#: Patterns per chunk (bounds memory to a few chunk-sized complex arrays).
+_CHUNK = 256
+
+#: ``callback(iteration, error)`` after every iteration; returning True stops the refinement.
+IterationCallback = Callable[[int, float], bool | None]
+
+
+@dataclass
+class RefinementResult:
+    """Outcome of :func:`refine_object`.
+
+    Attributes
+    ----------
+    object : (H, W) complex64
+        The refined object, on the grid of ``object_init``.
+    probe : (N, N) complex64
+        The probe (refined when ``refine_probe``) in the scale of the input probe.
+    errors : list of float
+        Relative amplitude error ``sum (|F psi| - a)^2 / sum a^2`` measured at the start of each
+        iteration (before its update), then once after the last one; ``errors[0]`` is the
+        initial object's error.
+    seconds : float
+        Wall time of the iterations.
+    """
+
+    object: np.ndarray
+    probe: np.ndarray
+    errors: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _validate(
+    object_init: np.ndarray,
+    probe: np.ndarray,
+    amplitude: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    iterations: int,
+    step: float,
+    alpha: float,
+) -> None:
+    if object_init.ndim != 2:
+        raise ValueError(f"object_init must be a 2-D (H, W) array, got shape {object_init.shape}")
+    if amplitude.ndim != 3 or amplitude.shape[1] != amplitude.shape[2]:
+        raise ValueError(
+            f"measured amplitudes must have shape (M, N, N) with square patterns, got "
+            f"{amplitude.shape}"
+        )
+    n = amplitude.shape[1]
+    if probe.shape != (n, n):
+        raise ValueError(
+            f"probe must have shape ({n}, {n}) to match the patterns, got {probe.shape}"
+        )
+    if x.shape != (amplitude.shape[0],) or y.shape != (amplitude.shape[0],):
+        raise ValueError(
+            f"x and y need one position per pattern ({amplitude.shape[0]}), got shapes "
+            f"{x.shape} and {y.shape}"
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("scan positions contain NaN or Inf values")
+    if not np.all(np.isfinite(amplitude)) or np.any(amplitude < 0):
+        raise ValueError("measured amplitudes must be finite and non-negative")
+    if int(iterations) != iterations or iterations < 0:
+        raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
+    if not (math.isfinite(step) and 0.0 < step <= 2.0):
+        raise ValueError(f"step must lie in (0, 2], got {step!r}")
+    if not (math.isfinite(alpha) and 0.0 < alpha <= 1.0):
+        raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
+
+
+def _far_field(psi: np.ndarray) -> np.ndarray:
+    """Orthonormal FFT over the last two axes (ARCH-006 without the fftshift)."""
+    return scipy.fft.fft2(psi, norm="ortho", workers=-1)
+
+
+def _near_field(spectrum: np.ndarray) -> np.ndarray:
+    return scipy.fft.ifft2(spectrum, norm="ortho", workers=-1)
+
+
+def refine_object(
+    object_init: npt.ArrayLike,
+    probe: npt.ArrayLike,
+    amplitude: npt.ArrayLike,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    iterations: int = 50,
+    refine_probe: bool = False,
+    step: float = 1.0,
+    alpha: float = DEFAULT_ALPHA,
+    momentum: float = DEFAULT_MOMENTUM,
+    bad_pixels: npt.ArrayLike | None = None,
+    callback: IterationCallback | None = None,
+) -> RefinementResult:
+    """Refine an object (and optionally the probe) against every measured pattern of a scan.
+
+    Parameters
+    ----------
+    object_init : (H, W) complex
+        Initial object, e.g. the stitched network prediction; pixels no probe position reaches
+        are returned unchanged.
+    probe : (N, N) complex
+        Probe (any scale; rescaled once to the measurements, see the module docstring).
+    amplitude : (M, N, N) float
+        Measured far-field amplitudes ``sqrt(counts)`` (any common scale), zero frequency at
+        ``(N/2, N/2)`` (ARCH-001).
+    x, y : (M,) float
+        Scan positions on the grid of ``object_init`` (x = column, y = row, ARCH-004): pattern
+        ``j`` illuminates the ``N x N`` window whose pixel ``(N//2, N//2)`` sits on ``(y_j, x_j)``.
+    iterations : int
+        Number of full passes over the scan (0 returns the initial object and its error).
+    refine_probe : bool
+        Also update the probe (recommended when the probe is only a guess, e.g. real data).
+    step : float in (0, 2]
+        Relaxation of both updates (1 = plain projection step).
+    alpha : float in (0, 1]
+        Preconditioner regularisation (weight of the maximum illumination).
+    momentum : float in [0, 1)
+        Heavy-ball momentum of the object update; 0.9 converges several times faster than
+        plain projections on well-sampled scans.
+    bad_pixels : (N, N) bool, optional
+        Detector pixels to ignore (True = bad): their predicted amplitude is kept, so they
+        neither constrain the object nor enter the error.
+    callback : callable, optional
+        ``callback(iteration, error)`` after each iteration (1-based); a True return stops early.
+
+    Returns
+    -------
+    RefinementResult
+
+    Raises
+    ------
+    ValueError
+        For inconsistent shapes, non-finite inputs or parameters out of range; nothing is
+        modified in place.
+    """
+    obj = np.array(object_init, dtype=np.complex128)
+    prb = np.array(probe, dtype=np.complex128)
+    meas = np.asarray(amplitude, dtype=np.float64)
+    xa = np.asarray(x, dtype=np.float64).reshape(-1)
+    ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    _validate(obj, prb, meas, xa, ya, iterations, float(step), float(alpha))
+    n = meas.shape[1]
+    m = meas.shape[0]
+    # the FFT's zero frequency is at pixel (0, 0); the data have it at (N/2, N/2)
+    if not (math.isfinite(momentum) and 0.0 <= momentum < 1.0):
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
+    valid = np.ones((n, n), dtype=bool)
+    if bad_pixels is not None:
+        bad = np.asarray(bad_pixels, dtype=bool)
+        if bad.shape != (n, n):
+            raise ValueError(f"bad_pixels must have shape ({n}, {n}), got {bad.shape}")
+        valid = ~bad
+    valid = np.fft.ifftshift(valid)
+    meas = np.fft.ifftshift(meas, axes=(-2, -1)) * valid
+    meas_energy = float(np.sum(meas**2))
+    if meas_energy <= 0.0:
+        raise ValueError("all measured amplitudes are zero; nothing to refine against")
+    # object padded by N/2 + 1 on each side so every probe window lies inside the canvas
+    pad = n // 2 + 1
+    canvas = np.pad(obj, pad, mode="constant", constant_values=0)
+    cx, cy = xa + pad, ya + pad
+    chunks = [slice(s, min(s + _CHUNK, m)) for s in range(0, m, _CHUNK)]
+
+    predicted = (
+        np.concatenate(
+            [np.abs(_far_field(prb * extract_patches(canvas, cx[c], cy[c], n))) for c in chunks]
+        )
+        * valid
+    )
+    denom = float(np.sum(predicted**2))
+    if denom <= 0.0:
+        raise ValueError(
+            "the initial object is zero everywhere the probe illuminates, so it cannot be "
+            "refined; start from the network's prediction or a flat object (ones)"
+        )
+    probe_factor = float(np.sum(predicted * meas)) / denom
+    prb *= probe_factor
+
+    def illumination() -> np.ndarray:
+        weights = place_patches(np.broadcast_to(np.abs(prb) ** 2, (m, n, n)), cx, cy, canvas.shape)
+        return (1.0 - alpha) * weights.real + alpha * float(weights.real.max())
+
+    obj_precond = illumination()
+    velocity = np.zeros_like(canvas)
+    errors: list[float] = []
+    start = time.perf_counter()
+    for it in range(1, int(iterations) + 2):
+        obj_grad = np.zeros_like(canvas)
+        probe_grad = np.zeros_like(prb)
+        probe_norm = np.zeros(prb.shape, dtype=np.float64)
+        sq_err = 0.0
+        for c in chunks:
+            patches = extract_patches(canvas, cx[c], cy[c], n)
+            psi = prb * patches
+            spectrum = _far_field(psi)
+            modulus = np.abs(spectrum)
+            sq_err += float(np.sum(((modulus - meas[c]) * valid) ** 2))
+            if it > iterations:
+                continue
+            ratio = np.where(valid, meas[c] / np.maximum(modulus, 1e-12), 1.0)
+            dpsi = _near_field(spectrum * ratio) - psi
+            obj_grad += place_patches(np.conj(prb) * dpsi, cx[c], cy[c], canvas.shape)
+            if refine_probe:
+                probe_grad += np.sum(np.conj(patches) * dpsi, axis=0)
+                probe_norm += np.sum(np.abs(patches) ** 2, axis=0)
+        errors.append(sq_err / meas_energy)
+        if it > iterations:
+            break
+        velocity = momentum * velocity + step * obj_grad / obj_precond
+        canvas += velocity
+        if refine_probe:
+            prb += step * probe_grad / ((1.0 - alpha) * probe_norm + alpha * probe_norm.max())
+            obj_precond = illumination()
+        if callback is not None and callback(it, errors[-1]):
+            logger.info("refinement stopped by the callback after %d iterations", it)
+            break
+    seconds = time.perf_counter() - start
+    logger.info(
+        "refined %d positions for %d iterations in %.1f s: amplitude error %.4g -> %.4g",
+        m,
+        int(iterations),
+        seconds,
+        errors[0],
+        errors[-1],
+    )
+    return RefinementResult(
+        object=canvas[pad:-pad, pad:-pad].astype(np.complex64),
+        probe=(prb / probe_factor).astype(np.complex64),
+        errors=errors,
+        seconds=seconds,
+    )

@@ -1,0 +1,197 @@
+"""Tests for ptycho.refine: iterative physics refinement against every measured pattern."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from ptycho.metrics import compare, scanned_roi
+from ptycho.physics.forward import far_field_amplitude, illuminate
+from ptycho.physics.shift import extract_patches
+from ptycho.refine import refine_object
+from ptycho.simulation import SimulatedDataset, simulate_dataset
+
+N = 64
+
+
+@cache
+def _scan(nphotons: float = 1e6) -> SimulatedDataset:
+    """100 positions of the embedded simulated object (raster, 70 % overlap, Poisson noise)."""
+    return simulate_dataset(N=N, n_positions=100, nphotons=nphotons, seed=3)
+
+
+def _roi(sim: SimulatedDataset) -> np.ndarray:
+    raw = sim.raw
+    return scanned_roi(raw.xcoords, raw.ycoords, N, sim.object.shape, margin=8)
+
+
+def _flat(sim: SimulatedDataset) -> np.ndarray:
+    return np.ones_like(sim.object)
+
+
+def test_refinement_from_a_flat_object_recovers_amplitude_and_phase() -> None:
+    """60 iterations from a flat object on 100 noisy patterns (known probe) recover both the
+    amplitude and the phase (measured: amplitude SSIM 0.990 / PSNR 37.3 dB, phase SSIM 0.943 /
+    34.5 dB in 1.4 s on one thread; the flat object scores 0.274 / 0.117)."""
+    sim = _scan()
+    raw = sim.raw
+    result = refine_object(
+        _flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=60
+    )
+    ours = compare(result.object, sim.object, _roi(sim))
+    baseline = compare(_flat(sim), sim.object, _roi(sim))
+    assert ours["amp_ssim"] > 0.9 and ours["phase_ssim"] > 0.75, ours
+    assert ours["phase_ssim"] > baseline["phase_ssim"] + 0.5, (ours, baseline)
+    assert result.object.shape == sim.object.shape and result.object.dtype == np.complex64
+
+
+def test_amplitude_error_decreases_and_is_reported_per_iteration() -> None:
+    """errors holds the initial error, one per iteration, and the final one; it falls more
+    than tenfold within 30 iterations."""
+    sim = _scan()
+    raw = sim.raw
+    result = refine_object(
+        _flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=30
+    )
+    assert len(result.errors) == 31
+    assert result.errors[-1] < 0.1 * result.errors[0], result.errors
+    assert result.seconds > 0
+
+
+def test_the_true_object_is_a_fixed_point_of_noise_free_data() -> None:
+    """With exact amplitudes the truth has zero error and the updates leave it unchanged."""
+    sim = _scan()
+    raw = sim.raw
+    exact = far_field_amplitude(
+        illuminate(extract_patches(sim.object, raw.xcoords, raw.ycoords, N), raw.probeGuess)
+    )
+    result = refine_object(
+        sim.object, raw.probeGuess, exact, raw.xcoords, raw.ycoords, iterations=5
+    )
+    assert result.errors[0] < 1e-10
+    np.testing.assert_allclose(result.object, sim.object, atol=1e-4)
+
+
+def test_the_measured_amplitude_scale_does_not_change_the_object() -> None:
+    """The probe is rescaled to the data once, so amplitudes x10 give the same object and the
+    returned probe stays in the scale of the input probe."""
+    sim = _scan()
+    raw = sim.raw
+    kwargs = dict(iterations=10)
+    a = refine_object(_flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, **kwargs)
+    b = refine_object(
+        _flat(sim), raw.probeGuess, 10.0 * raw.diff3d, raw.xcoords, raw.ycoords, **kwargs
+    )
+    np.testing.assert_allclose(a.object, b.object, atol=1e-4)
+    np.testing.assert_allclose(np.abs(b.probe).max(), np.abs(raw.probeGuess).max(), rtol=1e-5)
+
+
+def test_probe_refinement_fixes_a_probe_guess_without_its_phase() -> None:
+    """Starting from |P| (the defocus phase removed), refining the probe too ends with a much
+    smaller amplitude error than keeping the wrong probe fixed."""
+    sim = _scan()
+    raw = sim.raw
+    guess = np.abs(raw.probeGuess).astype(np.complex64)
+    args = (_flat(sim), guess, raw.diff3d, raw.xcoords, raw.ycoords)
+    fixed = refine_object(*args, iterations=40)
+    joint = refine_object(*args, iterations=40, refine_probe=True)
+    assert joint.errors[-1] < 0.5 * fixed.errors[-1], (joint.errors[-1], fixed.errors[-1])
+    assert not np.allclose(joint.probe, guess)
+
+
+def test_bad_pixels_neither_constrain_the_object_nor_enter_the_error() -> None:
+    """Wildly wrong values on pixels marked bad leave the refinement as if they were absent."""
+    sim = _scan()
+    raw = sim.raw
+    bad = np.zeros((N, N), dtype=bool)
+    bad[10:14, 40:50] = True
+    corrupted = raw.diff3d.copy()
+    corrupted[:, bad] = 1e4
+    args = (raw.probeGuess,)
+    clean = refine_object(
+        _flat(sim), *args, raw.diff3d, raw.xcoords, raw.ycoords, iterations=10, bad_pixels=bad
+    )
+    masked = refine_object(
+        _flat(sim), *args, corrupted, raw.xcoords, raw.ycoords, iterations=10, bad_pixels=bad
+    )
+    np.testing.assert_allclose(masked.object, clean.object, atol=1e-4)
+    assert masked.errors == pytest.approx(clean.errors, rel=1e-6)
+
+
+def test_inputs_are_not_modified() -> None:
+    sim = _scan()
+    raw = sim.raw
+    obj = _flat(sim)
+    probe = raw.probeGuess.copy()
+    data = raw.diff3d.copy()
+    refine_object(obj, probe, data, raw.xcoords, raw.ycoords, iterations=2, refine_probe=True)
+    assert np.all(obj == 1)
+    np.testing.assert_array_equal(probe, raw.probeGuess)
+    np.testing.assert_array_equal(data, raw.diff3d)
+
+
+def test_zero_iterations_returns_the_initial_object_and_its_error() -> None:
+    sim = _scan()
+    raw = sim.raw
+    result = refine_object(
+        _flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=0
+    )
+    assert len(result.errors) == 1
+    np.testing.assert_array_equal(result.object, _flat(sim))
+
+
+def test_a_callback_sees_every_iteration_and_can_stop_early() -> None:
+    sim = _scan()
+    raw = sim.raw
+    seen: list[tuple[int, float]] = []
+
+    def callback(iteration: int, error: float) -> bool:
+        seen.append((iteration, error))
+        return iteration >= 3
+
+    result = refine_object(
+        _flat(sim),
+        raw.probeGuess,
+        raw.diff3d,
+        raw.xcoords,
+        raw.ycoords,
+        iterations=20,
+        callback=callback,
+    )
+    assert [i for i, _ in seen] == [1, 2, 3]
+    assert len(result.errors) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"object_init": np.ones((5, 5, 2))}, "object_init must be a 2-D"),
+        ({"amplitude": np.ones((3, 64, 60))}, "square patterns"),
+        ({"probe": np.ones((32, 32))}, "probe must have shape"),
+        ({"x": np.zeros(2)}, "one position per pattern"),
+        ({"x": np.array([np.nan, 1.0, 2.0])}, "NaN or Inf"),
+        ({"amplitude": -np.ones((3, 64, 64))}, "finite and non-negative"),
+        ({"iterations": -1}, "iterations must be"),
+        ({"step": 0.0}, "step must lie"),
+        ({"alpha": 2.0}, "alpha must lie"),
+        ({"momentum": 1.0}, "momentum must lie"),
+        ({"bad_pixels": np.zeros((8, 8), bool)}, "bad_pixels must have shape"),
+        ({"object_init": np.zeros((100, 100))}, "initial object is zero"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_a_clear_message(
+    change: dict[str, object], message: str
+) -> None:
+    kwargs: dict[str, object] = {
+        "object_init": np.ones((100, 100), np.complex64),
+        "probe": np.ones((N, N), np.complex64),
+        "amplitude": np.ones((3, N, N)),
+        "x": np.array([40.0, 50.0, 60.0]),
+        "y": np.array([40.0, 50.0, 60.0]),
+        "iterations": 1,
+    }
+    kwargs.update(change)
+    with pytest.raises(ValueError, match=message):
+        refine_object(**kwargs)  # type: ignore[arg-type]
