@@ -168,7 +168,9 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             group=group,
         )
         builder.add_spin_box(
-            m.n_filters_scale, "Num. Filters Scale Factor:", tool_tip="Width of the network.",
+            m.n_filters_scale,
+            "Num. Filters Scale Factor:",
+            tool_tip="Width of the network.",
             group=group,
         )
         builder.add_combo_box(
@@ -210,15 +212,15 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
         builder.add_spin_box(t.neighbor_count, "Number of Neighbors:", group=group)
         if not is_fit:
             builder.add_spin_box(
-                t.n_groups, "Number of Groups:", tool_tip="Groups per training file.",
+                t.n_groups,
+                "Number of Groups:",
+                tool_tip="Groups per training file.",
                 group=group,
             )
             builder.add_decimal_line_edit(
                 t.validation_fraction, "Validation Fraction:", group=group
             )
-            builder.add_spin_box(
-                t.early_stopping_patience, "Early Stopping Patience:", group=group
-            )
+            builder.add_spin_box(t.early_stopping_patience, "Early Stopping Patience:", group=group)
         builder.add_spin_box(t.seed, "Seed:", group=group)
 
         group = "Inference"
@@ -239,7 +241,9 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
         )
         builder.add_spin_box(i.neighbor_count, "Number of Neighbors:", group=group)
         builder.add_spin_box(
-            i.n_groups, "Number of Groups:", tool_tip="0 = one group per scan position.",
+            i.n_groups,
+            "Number of Groups:",
+            tool_tip="0 = one group per scan position.",
             group=group,
         )
         builder.add_spin_box(i.batch_size, "Batch Size:", group=group)
@@ -247,6 +251,19 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             i.stitch_crop,
             "Stitch Crop:",
             tool_tip="Central patch region used for stitching, in pixels; 0 = N/2.",
+            group=group,
+        )
+        builder.add_spin_box(
+            i.refine_iterations,
+            "Refine Iterations:",
+            tool_tip="Physics refinement of the network's object against every measured "
+            "pattern; 0 = the network's prediction as it is.",
+            group=group,
+        )
+        builder.add_check_box(
+            i.refine_probe,
+            "Refine Probe",
+            tool_tip="Refine the probe too (use when the probe is only a guess).",
             group=group,
         )
         widget = builder.build_widget()

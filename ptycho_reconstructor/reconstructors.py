@@ -159,7 +159,7 @@ def infer_product(
     parameters : ReconstructInput
         The Ptychodus input (output grid, metadata, positions, probe).
     settings : PtychoPINNxSettings
-        ``[PtychoPINNxInference]`` grouping, batch size and stitch crop.
+        ``[PtychoPINNxInference]`` grouping, batch size, stitch crop and refinement.
     losses : list of LossValue, optional
         Loss history for the product; default the model's training history.
     """
@@ -183,9 +183,14 @@ def infer_product(
     obj = object_from_patches(
         patches, container.global_offsets, (obj_in.height_px, obj_in.width_px), crop=crop or None
     )
-    probe = None
-    if _probe_was_learned(bundle):
-        probe = probe_in_input_scale(bundle.probe, raw.probe_modes)
+    learned = bundle.probe if _probe_was_learned(bundle) else None
+    if inference.refine_iterations > 0:
+        from ptycho.inference import refine_stitched
+
+        obj, refined_probe, _ = refine_stitched(obj, bundle.probe, raw, inference)
+        if inference.refine_probe:
+            learned = refined_probe
+    probe = None if learned is None else probe_in_input_scale(learned, raw.probe_modes)
     return product_from_reconstruction(
         parameters,
         obj,

@@ -133,13 +133,9 @@ class PtychoPINNxTrainingSettings(_SettingsGroup):
         self.realspace_weight = g.create_real_parameter("RealspaceWeight", 0.0, minimum=0.0)
         self.nphotons = g.create_real_parameter("NumPhotons", 0.0, minimum=0.0)
         self.n_groups = g.create_integer_parameter("NumGroups", 512, minimum=1, maximum=_INT_MAX)
-        self.neighbor_count = g.create_integer_parameter(
-            "NeighborCount", 4, minimum=1, maximum=64
-        )
+        self.neighbor_count = g.create_integer_parameter("NeighborCount", 4, minimum=1, maximum=64)
         self.probe_trainable = g.create_boolean_parameter("ProbeTrainable", False)
-        self.intensity_scale_trainable = g.create_boolean_parameter(
-            "IntensityScaleTrainable", True
-        )
+        self.intensity_scale_trainable = g.create_boolean_parameter("IntensityScaleTrainable", True)
         self.validation_fraction = g.create_real_parameter(
             "ValidationFraction", 0.05, minimum=0.0, maximum=0.5
         )
@@ -156,12 +152,14 @@ class PtychoPINNxInferenceSettings(_SettingsGroup):
         super().__init__(registry, "Inference")
         g = self._group
         self.model_path = g.create_path_parameter("ModelPath", Path())
-        self.neighbor_count = g.create_integer_parameter(
-            "NeighborCount", 4, minimum=1, maximum=64
-        )
+        self.neighbor_count = g.create_integer_parameter("NeighborCount", 4, minimum=1, maximum=64)
         self.n_groups = g.create_integer_parameter("NumGroups", 0, minimum=0, maximum=_INT_MAX)
         self.batch_size = g.create_integer_parameter("BatchSize", 64, minimum=1, maximum=65536)
         self.stitch_crop = g.create_integer_parameter("StitchCrop", 0, minimum=0, maximum=256)
+        self.refine_iterations = g.create_integer_parameter(
+            "RefineIterations", 0, minimum=0, maximum=100_000
+        )
+        self.refine_probe = g.create_boolean_parameter("RefineProbe", False)
 
 
 class PtychoPINNxFitSettings(_SettingsGroup):
@@ -480,6 +478,8 @@ def inference_config_from_settings(
         backend=settings.backend,
         batch_size=read_int(i, i.batch_size),
         seed=read_int(settings.training, settings.training.seed),
+        refine_iterations=read_int(i, i.refine_iterations),
+        refine_probe=_bool(i.refine_probe),
     )
 
 

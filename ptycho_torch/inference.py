@@ -234,6 +234,8 @@ def run_inference(
     neighbor_count: int = 4,
     seed: int = 45,
     stitch_crop: int = 20,
+    refine_iterations: int = 0,
+    refine_probe: bool = False,
 ) -> dict[str, Any]:
     """Load a model, reconstruct ``test_data`` and write the outputs (the CLI's work).
 
@@ -269,6 +271,8 @@ def run_inference(
         backend="pytorch",
         seed=seed,
         batch_size=batch_size or DEFAULT_BATCH_SIZE,
+        refine_iterations=refine_iterations,
+        refine_probe=refine_probe,
     )
     update_legacy_dict(params.cfg, config)  # CONFIG-001, before any data loading
     raw = RawData.from_file(test_path)
@@ -333,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"central M x M of each patch used for stitching (default {DEFAULT_STITCH_CROP})",
     )
     parser.add_argument("--seed", type=int, default=45)
+    parser.add_argument(
+        "--refine_iterations",
+        type=int,
+        default=0,
+        help="iterations of physics refinement of the stitched prediction (ptycho.refine)",
+    )
+    parser.add_argument(
+        "--refine_probe",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also refine the probe during --refine_iterations",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -342,9 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.accelerator = resolve_accelerator_flags(args)
-    for name in ("num_workers", "batch_size", "n_groups"):
+    for name in ("num_workers", "batch_size", "n_groups", "refine_iterations"):
         value = getattr(args, name)
-        minimum = 0 if name == "num_workers" else 1
+        minimum = 0 if name in ("num_workers", "refine_iterations") else 1
         if value is not None and value < minimum:
             parser.error(f"--{name.replace('_', '-')} must be >= {minimum}, got {value}")
     logging.basicConfig(
@@ -363,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             neighbor_count=args.neighbor_count,
             seed=args.seed,
             stitch_crop=args.stitch_crop,
+            refine_iterations=args.refine_iterations,
+            refine_probe=args.refine_probe,
         )
     except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
         print(f"ptycho-torch-infer: error: {exc}", file=sys.stderr)

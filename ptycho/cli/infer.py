@@ -12,6 +12,7 @@ A model archive written by the PyTorch backend is converted on load (the layers 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -97,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="central M x M of each patch used for stitching",
     )
     p.add_argument(
+        "--refine_iterations",
+        type=int,
+        default=d.refine_iterations,
+        help="iterations of physics refinement of the stitched prediction against every "
+        "measured pattern (ptycho.refine); 0 = the network's prediction as it is",
+    )
+    p.add_argument(
+        "--refine_probe",
+        action=argparse.BooleanOptionalAction,
+        default=d.refine_probe,
+        help="also refine the probe during --refine_iterations",
+    )
+    p.add_argument(
         "--log_level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -149,8 +163,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         output_dir=out,
         seed=args.seed,
         batch_size=args.batch_size,
+        refine_iterations=args.refine_iterations,
+        refine_probe=args.refine_probe,
     )
     recon = reconstruct_with_backend(bundle, raw, config, M=args.stitch_crop)
+    network_metrics = None
+    if recon.network_object is not None:
+        network_metrics = quality_against_truth(
+            dataclasses.replace(recon, object=recon.network_object), raw, crop=args.stitch_crop
+        )
     components.save_outputs(
         recon.amplitude, recon.phase, {"obj_tensor_full": recon.object, "probe": recon.probe}, out
     )
@@ -164,6 +185,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "on_object_grid": recon.on_object_grid,
         "seconds": time.perf_counter() - started,
         "metrics": quality_against_truth(recon, raw, crop=args.stitch_crop),
+        "network_metrics": network_metrics,
+        "refinement_errors": recon.refinement_errors,
     }
 
 
@@ -189,6 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  object:    {summary['reconstruction']} (key 'object')")
     print(f"  amplitude: {summary['amplitude_png']}")
     print(f"  phase:     {summary['phase_png']}")
+    errors = summary.get("refinement_errors")
+    if errors:
+        print(
+            f"  refined {len(errors) - 1} iterations: amplitude error {errors[0]:.4g} -> "
+            f"{errors[-1]:.4g}"
+        )
+    if summary.get("network_metrics"):
+        print(f"  network alone vs ground truth: {format_quality(summary['network_metrics'])}")
     if summary.get("metrics"):
         print(f"  vs ground truth: {format_quality(summary['metrics'])}")
     return 0

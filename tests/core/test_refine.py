@@ -195,3 +195,12 @@ def test_bad_arguments_are_rejected_with_a_clear_message(
     kwargs.update(change)
     with pytest.raises(ValueError, match=message):
         refine_object(**kwargs)  # type: ignore[arg-type]
+
+
+def test_inference_config_validates_the_refinement_fields() -> None:
+    from ptycho.config.config import InferenceConfig
+
+    with pytest.raises(ValueError, match="refine_iterations"):
+        InferenceConfig(refine_iterations=-1)
+    with pytest.raises(ValueError, match="refine_probe"):
+        InferenceConfig(refine_probe="yes")  # type: ignore[arg-type]

@@ -200,3 +200,27 @@ def test_backend_not_installed_reaches_the_user_with_the_install_command(
     tiny_settings(library, "pytorch", epochs=1)
     with pytest.raises(RuntimeError, match=re.escape("pip install 'ptychopinn[torch]'")):
         list(library.reconstructor("PINN-Fit").reconstruct(sim_input))
+
+
+@pytest.mark.integration
+def test_refinement_settings_refine_the_object_and_hand_back_the_refined_probe(
+    trained: Any, library: PtychoPINNxLibrary, sim_input: Any
+) -> None:
+    """ADAPT-013/026, ARCH-013: RefineIterations refines the stitched object on the input grid;
+    with RefineProbe the refined probe (not the input probe) goes back to Ptychodus."""
+    archive, _ = trained(BACKEND)
+    tiny_settings(library, BACKEND)
+    pinn = library.reconstructor("PINN")
+    pinn.load_model_from_file(archive)
+    (plain_output,) = pinn.reconstruct(sim_input)
+    plain = plain_output.product
+    library.settings.inference.refine_iterations.set_value(5)
+    library.settings.inference.refine_probe.set_value(True)
+    (refined_output,) = pinn.reconstruct(sim_input)
+    refined = refined_output.product
+    assert refined.object_.get_geometry() == sim_input.product.object_.get_geometry()
+    assert not np.allclose(refined.object_.get_array(), plain.object_.get_array())
+    probe_in = sim_input.product.probes.get_array()
+    assert refined.probes.get_array().shape == probe_in.shape
+    assert not np.allclose(refined.probes.get_array(), probe_in)
+    np.testing.assert_allclose(plain.probes.get_array(), probe_in)

@@ -74,6 +74,8 @@ def test_settings_cover_every_issue_field(settings: PtychoPINNxSettings) -> None
         "PtychoPINNxInference.ModelPath",
         "PtychoPINNxInference.NeighborCount",
         "PtychoPINNxInference.NumGroups",
+        "PtychoPINNxInference.RefineIterations",
+        "PtychoPINNxInference.RefineProbe",
         "PtychoPINNxExecution.Backend",
         "PtychoPINNxExecution.Accelerator",
         "PtychoPINNxExecution.Devices",
@@ -167,8 +169,12 @@ def test_inference_config_from_settings(settings: PtychoPINNxSettings, tmp_path:
     assert config.model_path == tmp_path / "wts.h5.zip"
     assert (config.n_groups, config.neighbor_count, config.batch_size) == (None, 5, 32)
     assert config.backend == "tensorflow"
+    assert (config.refine_iterations, config.refine_probe) == (0, False)
     i.n_groups.set_value(10)
-    assert inference_config_from_settings(settings, model=model).n_groups == 10
+    i.refine_iterations.set_value(25)
+    i.refine_probe.set_value(True)
+    config = inference_config_from_settings(settings, model=model)
+    assert (config.n_groups, config.refine_iterations, config.refine_probe) == (10, 25, True)
 
 
 def test_model_path_empty_means_none(settings: PtychoPINNxSettings) -> None:

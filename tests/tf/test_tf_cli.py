@@ -27,8 +27,9 @@ def test_train_then_infer_cli_cycle_writes_outputs_only_under_output_dir(
     npz_pair: tuple[Path, Path], subprocess_env: dict[str, str], tmp_path: Path
 ) -> None:
     """ptycho-train -> wts.h5.zip, history.csv, loss curve (+ test reconstruction);
-    ptycho-infer -> PNGs + reconstruction.npz['object'] on the objectGuess grid. Nothing is
-    written to the working directory."""
+    ptycho-infer --refine_iterations 5 -> PNGs + reconstruction.npz['object'] on the objectGuess
+    grid, the refinement and both qualities (network alone, refined) printed. Nothing is written
+    to the working directory."""
     train_npz, test_npz = npz_pair
     workdir = tmp_path / "cwd"
     workdir.mkdir()
@@ -52,11 +53,16 @@ def test_train_then_infer_cli_cycle_writes_outputs_only_under_output_dir(
     inf = tmp_path / "infer_out"
     result = _run(
         "ptycho.cli.infer",
-        ["--model_path", str(out), "--test_data_file", str(test_npz), "--output_dir", str(inf)],
+        [
+            "--model_path", str(out), "--test_data_file", str(test_npz), "--output_dir", str(inf),
+            "--refine_iterations", "5",
+        ],
         subprocess_env, workdir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert str(inf / "reconstruction.npz") in result.stdout
+    assert "refined 5 iterations: amplitude error" in result.stdout
+    assert "network alone vs ground truth" in result.stdout
     with np.load(inf / "reconstruction.npz") as saved, np.load(test_npz) as truth:
         assert saved["object"].shape == truth["objectGuess"].shape
         assert np.iscomplexobj(saved["object"]) and saved["probe"].shape == (64, 64)
@@ -80,7 +86,8 @@ def test_help_documents_every_flag() -> None:
             assert action.help, f"{action.dest} has no help text"
     infer_text = infer_cli.build_parser().format_help()
     for flag in ("--model_path", "--test_data_file", "--output_dir", "--N", "--n_groups",
-                 "--seed", "--backend", "--batch_size"):
+                 "--seed", "--backend", "--batch_size", "--refine_iterations",
+                 "--refine_probe, --no-refine_probe"):
         assert flag in infer_text
 
 
