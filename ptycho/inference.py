@@ -142,11 +142,21 @@ def refine_stitched(
     Returns
     -------
     (object (H, W) complex64, probe (N, N) complex64 in the scale of ``probe``, errors)
+
+    Notes
+    -----
+    Pixels the stitching left empty (no patch's central crop covers them, though probe windows
+    reach them) start at the mean of the covered pixels instead of 0, so the refinement does
+    not first have to grow the object there.
     """
     from ptycho.refine import refine_object
 
+    start = np.array(obj, dtype=np.complex64)
+    empty = start == 0
+    if empty.any() and not empty.all():
+        start[empty] = start[~empty].mean()
     result = refine_object(
-        obj,
+        start,
         probe,
         raw.diff3d,
         raw.xcoords - origin[0],

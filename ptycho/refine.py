@@ -36,6 +36,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -43,11 +44,15 @@ import scipy.fft
 
 from ptycho.physics.shift import extract_patches, place_patches
 
+if TYPE_CHECKING:
+    from ptycho.raw_data import RawData
+
 __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_MOMENTUM",
     "RefinementResult",
     "refine_object",
+    "with_refined_object",
 ]
 
 logger = logging.getLogger(__name__)
@@ -288,3 +293,76 @@ def refine_object(
         errors=errors,
         seconds=seconds,
     )
+
+
+def with_refined_object(raw: RawData, iterations: int, *, refine_probe: bool = False) -> RawData:
+    """A copy of a scan whose ``objectGuess`` is refined from a flat object (training targets).
+
+    Used by ``TrainingConfig.refined_target_iterations``: the network is then trained with the
+    real-space loss towards patches of this physics-refined object as well as with the
+    diffraction loss, which anchors it to the data-consistent solution instead of the
+    conjugate-like twin it can otherwise settle into (ARCH-013). Nothing of ``raw`` is used but
+    its measurements, positions and probe: any ``objectGuess`` or ``Y`` it carries (a flat
+    start, or a simulation's ground truth) is replaced.
+
+    Parameters
+    ----------
+    raw : RawData
+        The training scan.
+    iterations : int
+        Refinement iterations (>= 1) from a flat object.
+    refine_probe : bool
+        Also refine the probe (the copy keeps the input probe either way).
+
+    Returns
+    -------
+    RawData
+        Same measurements and probe; ``objectGuess`` = the refined object on a grid covering
+        every probe window (positions shifted onto it when ``raw`` had no ``objectGuess``),
+        ``Y`` None, so grouping cuts the targets from the refined object.
+    """
+    from ptycho.raw_data import RawData
+
+    if int(iterations) != iterations or iterations < 1:
+        raise ValueError(f"refined-target iterations must be an integer >= 1, got {iterations!r}")
+    n = raw.N
+    x, y = raw.xcoords.astype(np.float64), raw.ycoords.astype(np.float64)
+    xs, ys = raw.xcoords_start.astype(np.float64), raw.ycoords_start.astype(np.float64)
+    if raw.objectGuess is not None:
+        shape = raw.objectGuess.shape
+    else:
+        margin = n / 2.0 + 2.0
+        dx, dy = margin - x.min(), margin - y.min()
+        x, y, xs, ys = x + dx, y + dy, xs + dx, ys + dy
+        shape = (math.ceil(y.max() + margin), math.ceil(x.max() + margin))
+    result = refine_object(
+        np.ones(shape, dtype=np.complex64),
+        raw.probeGuess,
+        raw.diff3d,
+        x,
+        y,
+        iterations=int(iterations),
+        refine_probe=refine_probe,
+        bad_pixels=raw.bad_pixels,
+    )
+    copy = RawData(
+        x,
+        y,
+        xs,
+        ys,
+        raw.diff3d,
+        raw.probe_modes,
+        raw.scan_index,
+        objectGuess=result.object,
+        bad_pixels=raw.bad_pixels,
+        metadata={**(raw.metadata or {}), "refined_target_iterations": int(iterations)},
+    )
+    copy.sample_indices = raw.sample_indices
+    logger.info(
+        "refined training target: %d positions, %d iterations, amplitude error %.4g -> %.4g",
+        len(raw),
+        int(iterations),
+        result.errors[0],
+        result.errors[-1],
+    )
+    return copy

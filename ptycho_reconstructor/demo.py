@@ -5,9 +5,10 @@
    (``diffraction.h5`` + ``product.h5``) and as our NPZ.
 2. ``ptychodus -b train`` with our library (algorithm ``PtychoPINNx_PINN``) and the chosen
    backend: the stock Ptychodus command, which finds our library through the plugin hook.
-3. ``ptychodus -b reconstruct`` of the test scan with the trained model.
-4. Compare the reconstructed object with the ground truth (amplitude/phase SSIM, PSNR, FRC over
-   the scanned region, and the same for a constant-object baseline) and write PNGs.
+3. ``ptychodus -b reconstruct`` of the test scan with the trained model: once the network's
+   prediction as it is, once with ``RefineIterations`` of physics refinement (ARCH-013).
+4. Compare both reconstructed objects with the ground truth (amplitude/phase SSIM, PSNR, FRC
+   over the scanned region, and the same for a constant-object baseline) and write a PNG.
 
 Everything lands under ``--output_dir``. Run ``python -m ptycho_reconstructor.demo --help``.
 """
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 ALGORITHM = "PtychoPINNx_PINN"
 
 
-def _settings(args: argparse.Namespace) -> configparser.ConfigParser:
+def _settings(args: argparse.Namespace, refine_iterations: int = 0) -> configparser.ConfigParser:
     """The INI file that selects our algorithm and sets the run's parameters."""
     ini = configparser.ConfigParser(interpolation=None)
     ini.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
@@ -55,6 +56,7 @@ def _settings(args: argparse.Namespace) -> configparser.ConfigParser:
         "NumGroups": str(args.n_positions),
         "Seed": str(args.seed),
     }
+    ini["PtychoPINNxInference"] = {"RefineIterations": str(refine_iterations)}
     ini["PtychoPINNxExecution"] = {"Backend": args.backend, "Accelerator": "cpu"}
     return ini
 
@@ -76,19 +78,18 @@ def _ptychodus(mode: str, in_dir: Path, out_dir: Path, settings: Path, log: Path
     return elapsed
 
 
-def _save_png(path: Path, recon: np.ndarray, truth: np.ndarray, title: str) -> None:
+def _save_png(path: Path, objects: dict[str, np.ndarray], title: str) -> None:
+    """One row (amplitude, phase) per named object."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(9, 8))
-    panels = [
-        (np.abs(truth), "true amplitude", "gray"),
-        (np.angle(truth), "true phase (rad)", "twilight"),
-        (np.abs(recon), "reconstructed amplitude", "gray"),
-        (np.angle(recon), "reconstructed phase (rad)", "twilight"),
-    ]
+    fig, axes = plt.subplots(len(objects), 2, figsize=(9, 4 * len(objects)), squeeze=False)
+    panels = []
+    for name, obj in objects.items():
+        panels.append((np.abs(obj), f"{name}: amplitude", "gray"))
+        panels.append((np.angle(obj), f"{name}: phase (rad)", "twilight"))
     for ax, (image, label, cmap) in zip(axes.flat, panels, strict=True):
         shown = ax.imshow(image, cmap=cmap)
         ax.set_title(label)
@@ -101,6 +102,16 @@ def _save_png(path: Path, recon: np.ndarray, truth: np.ndarray, title: str) -> N
             fig.savefig(tmp, dpi=90, format="png")
     finally:
         plt.close(fig)
+
+
+def _reconstruct(in_dir: Path, out_dir: Path, settings: Path, log: Path) -> tuple[Path, float]:
+    """``ptychodus -b reconstruct``; returns the product file and the wall time."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seconds = _ptychodus("reconstruct", in_dir, out_dir, settings, log)
+    products = sorted(out_dir.glob("product*.h5"))
+    if not products:
+        raise RuntimeError(f"ptychodus -b reconstruct wrote no product into {out_dir}")
+    return products[-1], seconds
 
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,22 +149,31 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         f"-> {archives[0]}"
     )
 
-    seconds = _ptychodus("reconstruct", test_in, recon_dir, settings, out / "reconstruct.log")
-    products = sorted(recon_dir.glob("product*.h5"))
-    if not products:
-        raise RuntimeError(f"ptychodus -b reconstruct wrote no product into {recon_dir}")
-    product_path = products[-1]
-    product = read_ptychodus_product(product_path)
-    print(f"[3/4] ptychodus -b reconstruct: {seconds:.1f} s -> {product_path}")
+    network = _reconstruct(test_in, recon_dir, settings, out / "reconstruct.log")
+    print(f"[3/4] ptychodus -b reconstruct (network): {network[1]:.1f} s -> {network[0]}")
+    objects = {"PtychoPINN (network)": read_ptychodus_product(network[0]).object}
+    product_path = network[0]
+    if args.refine_iterations > 0:
+        refined_settings = out / "settings_refined.ini"
+        with atomic_output(refined_settings) as tmp, open(tmp, "x") as handle:
+            _settings(args, args.refine_iterations).write(handle)
+        refined = _reconstruct(
+            test_in, out / "reconstruction_refined", refined_settings, out / "refine.log"
+        )
+        print(
+            f"      ptychodus -b reconstruct (+{args.refine_iterations} refinement iterations): "
+            f"{refined[1]:.1f} s -> {refined[0]}"
+        )
+        label = f"PtychoPINN + {args.refine_iterations} refinement iterations"
+        objects[label] = read_ptychodus_product(refined[0]).object
+        product_path = refined[0]
 
     truth = test.object
     roi = scanned_roi(test.raw.xcoords, test.raw.ycoords, args.N, truth.shape, margin=args.N // 8)
-    results = {
-        "PtychoPINN": compare(product.object, truth, roi),
-        "constant object (baseline)": compare(np.ones_like(truth), truth, roi),
-    }
+    results = {name: compare(obj, truth, roi) for name, obj in objects.items()}
+    results["constant object (baseline)"] = compare(np.ones_like(truth), truth, roi)
     png = out / "reconstruction.png"
-    _save_png(png, product.object, truth, f"PtychoPINN ({args.backend}) vs ground truth")
+    _save_png(png, {"ground truth": truth, **objects}, f"PtychoPINN ({args.backend})")
     summary = {
         "backend": args.backend,
         "product": str(product_path),
@@ -202,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="patterns per group side (default: 2; the overlap constraint helps the PINN)",
     )
     parser.add_argument("--n_filters_scale", type=int, default=2, help="network width factor")
+    parser.add_argument(
+        "--refine_iterations",
+        type=int,
+        default=50,
+        help="physics refinement iterations of the second reconstruction (default: 50; 0 = "
+        "only the network's prediction)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     return parser
 

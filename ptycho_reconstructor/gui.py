@@ -222,6 +222,13 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             )
             builder.add_spin_box(t.early_stopping_patience, "Early Stopping Patience:", group=group)
         builder.add_spin_box(t.seed, "Seed:", group=group)
+        builder.add_spin_box(
+            t.refined_target_iterations,
+            "Refined Target Iterations:",
+            tool_tip="Train towards the scan's physics-refined object (real-space loss with "
+            "Realspace Weight, e.g. 20); 0 = off.",
+            group=group,
+        )
 
         group = "Inference"
         i = s.inference

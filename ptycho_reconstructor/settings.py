@@ -143,6 +143,9 @@ class PtychoPINNxTrainingSettings(_SettingsGroup):
             "EarlyStoppingPatience", 10, minimum=1, maximum=100_000
         )
         self.seed = g.create_integer_parameter("Seed", 42, minimum=0, maximum=_INT_MAX)
+        self.refined_target_iterations = g.create_integer_parameter(
+            "RefinedTargetIterations", 0, minimum=0, maximum=100_000
+        )
 
 
 class PtychoPINNxInferenceSettings(_SettingsGroup):
@@ -430,6 +433,7 @@ def training_config_from_settings(
         seed=read_int(t, t.seed),
         validation_fraction=_real(t, t.validation_fraction),
         early_stopping_patience=read_int(t, t.early_stopping_patience),
+        refined_target_iterations=read_int(t, t.refined_target_iterations),
     )
 
 

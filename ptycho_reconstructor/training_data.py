@@ -164,7 +164,9 @@ def load_training_npz(path: Path) -> RawData:
     if dtype is not None and np.issubdtype(dtype, np.integer):
         logger.info(
             "%s holds integer counts (Ptychodus's exporter): converting positions from the "
-            "centred (N-1)/2 convention (+%.1f px)", path.name, ARCH002_OFFSET_PX,
+            "centred (N-1)/2 convention (+%.1f px)",
+            path.name,
+            ARCH002_OFFSET_PX,
         )
         raw.xcoords = raw.xcoords + ARCH002_OFFSET_PX
         raw.ycoords = raw.ycoords + ARCH002_OFFSET_PX
@@ -258,9 +260,7 @@ def _concatenate(
     if len(containers) == 1:
         return containers[0]
     first = containers[0]
-    if any(
-        not np.allclose(c.probe, first.probe, rtol=1e-4, atol=1e-6) for c in containers[1:]
-    ):
+    if any(not np.allclose(c.probe, first.probe, rtol=1e-4, atol=1e-6) for c in containers[1:]):
         logger.warning(
             "the training files have different probes; the model uses the first file's probe"
         )
@@ -300,11 +300,20 @@ def build_training_containers(
         Too few positions for the gridsize, or a supervised model without ground truth.
     """
     from ptycho.loader import container_from_raw, split_container
+    from ptycho.refine import with_refined_object
 
     model = config.model
     c = model.gridsize**2
+    train_scans, test_scan = list(inputs.train), inputs.test
+    if config.refined_target_iterations > 0:
+        # ARCH-013: train towards each scan's physics-refined object, not its objectGuess
+        train_scans = [
+            with_refined_object(raw, config.refined_target_iterations) for raw in train_scans
+        ]
+        if test_scan is not None:
+            test_scan = with_refined_object(test_scan, config.refined_target_iterations)
     containers = []
-    for i, raw in enumerate(inputs.train):
+    for i, raw in enumerate(train_scans):
         if len(raw) < c:
             raise ValueError(
                 f"a training scan has {len(raw)} positions but GridSize {model.gridsize} needs "
@@ -320,16 +329,16 @@ def build_training_containers(
                 seed=config.seed + i,
             )
         )
-    train = _concatenate(containers, [len(r) for r in inputs.train])
+    train = _concatenate(containers, [len(r) for r in train_scans])
     if model.model_type == "supervised" and train.Y is None:
         raise ValueError(
             "the Supervised reconstructor needs the true object in the training data "
             "(objectGuess); export training data from a product whose object is a finished "
             "reconstruction"
         )
-    if inputs.test is not None:
+    if test_scan is not None:
         validation = container_from_raw(
-            inputs.test,
+            test_scan,
             model.N,
             gridsize=model.gridsize,
             n_groups=None,

@@ -133,7 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--realspace_weight",
         type=float,
         default=t.realspace_weight,
-        help="real-space MAE weight (needs objectGuess in the data)",
+        help="real-space MAE weight (needs objectGuess in the data, or "
+        "--refined_target_iterations)",
+    )
+    tr.add_argument(
+        "--refined_target_iterations",
+        type=int,
+        default=t.refined_target_iterations,
+        help="train towards the scan's physics-refined object (this many refinement "
+        "iterations from a flat object; needs --realspace_weight > 0, e.g. 20); 0 = off",
     )
     tr.add_argument(
         "--validation_fraction",
@@ -260,6 +268,7 @@ def _training_config(args: argparse.Namespace, n: int) -> Any:
         mae_weight=args.mae_weight,
         nll_weight=args.nll_weight,
         realspace_weight=args.realspace_weight,
+        refined_target_iterations=args.refined_target_iterations,
         nphotons=args.nphotons,
         n_groups=args.n_groups,
         n_subsample=args.n_subsample,

@@ -442,6 +442,14 @@ class TrainingConfig:
     lr_plateau_patience, lr_plateau_factor, min_learning_rate
         Reduce-on-plateau schedule: epochs without improvement, multiplicative factor in (0, 1),
         and the floor of the learning rate.
+    refined_target_iterations : int
+        0 (default) = off. Otherwise every training scan given as a scan (``RawData``: the
+        CLIs, the dispatcher, Ptychodus) is first refined from a flat object for this many
+        iterations (:func:`ptycho.refine.with_refined_object`) and the network is trained
+        towards that object's patches with the real-space loss (weight ``realspace_weight``,
+        which must then be > 0; 20 is a good start) next to the diffraction loss. It replaces
+        any ground truth the scan carries, and anchors the PINN to the data-consistent solution
+        rather than the conjugate-like twin (ARCH-013). Containers are used as given.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -474,6 +482,7 @@ class TrainingConfig:
     lr_plateau_patience: int = 2
     lr_plateau_factor: float = 0.5
     min_learning_rate: float = 1e-4
+    refined_target_iterations: int = 0
 
     def __post_init__(self, n_images: int | None) -> None:
         self.n_groups = _resolve_n_groups_alias(type(self).__name__, self.n_groups, n_images)
@@ -525,6 +534,13 @@ class TrainingConfig:
             high_inclusive=False,
         )
         _check_real(owner, "min_learning_rate", self.min_learning_rate, low=0.0)
+        _check_int(owner, "refined_target_iterations", self.refined_target_iterations, minimum=0)
+        if self.refined_target_iterations > 0 and self.realspace_weight <= 0:
+            raise ValueError(
+                f"{owner}: refined_target_iterations={self.refined_target_iterations} trains "
+                "towards the refined object with the real-space loss, but realspace_weight is 0 "
+                "(set realspace_weight, e.g. 20.0)"
+            )
         if self.model.model_type == "pinn" and (
             self.nll_weight == 0 and self.mae_weight == 0 and self.realspace_weight == 0
         ):

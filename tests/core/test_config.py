@@ -242,6 +242,7 @@ def test_training_config_defaults_match_spec_table() -> None:
         "lr_plateau_patience": 2,
         "lr_plateau_factor": 0.5,
         "min_learning_rate": 1e-4,
+        "refined_target_iterations": 0,
     }
     actual = {name: getattr(config, name) for name in expected}
     assert actual == expected
@@ -525,6 +526,8 @@ BAD_VALUES: list[tuple[type, dict[str, Any], str]] = [
     (TrainingConfig, {"lr_plateau_factor": 1.0}, "lr_plateau_factor"),
     (TrainingConfig, {"lr_plateau_factor": 1.5}, "lr_plateau_factor"),
     (TrainingConfig, {"min_learning_rate": -1e-5}, "min_learning_rate"),
+    (TrainingConfig, {"refined_target_iterations": -1}, "refined_target_iterations"),
+    (TrainingConfig, {"refined_target_iterations": 10}, "realspace_weight is 0"),
     # InferenceConfig
     (InferenceConfig, {"model": None}, "model"),
     (InferenceConfig, {"model_path": 5}, "model_path"),

@@ -147,3 +147,22 @@ def test_training_outputs_csv_and_png(tmp_path: Path) -> None:
     lines = csv_path.read_text().splitlines()
     assert lines == ["epoch,loss,val_loss,nll", "1,3.0,4.0,1.0", "2,2.0,2.5,0.5"]
     assert png_path is not None and png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_refined_targets_replace_the_exported_object(tmp_path: Path, sim_input: Any) -> None:
+    """ARCH-013: with RefinedTargetIterations the real-space targets Y are patches of each
+    scan's refined object, not of the object the scan was exported with."""
+    export_training_data(tmp_path / "a.npz", sim_input)
+    inputs = find_training_inputs(tmp_path)
+    plain = TrainingConfig(
+        model=ModelConfig(N=64), n_groups=32, validation_fraction=0.0, seed=3, nphotons=1e6
+    )
+    refined = TrainingConfig(
+        model=ModelConfig(N=64), n_groups=32, validation_fraction=0.0, seed=3, nphotons=1e6,
+        realspace_weight=20.0, refined_target_iterations=3,
+    )
+    train_plain, _ = build_training_containers(inputs, plain)
+    train_refined, _ = build_training_containers(inputs, refined)
+    np.testing.assert_array_equal(train_refined.X, train_plain.X)
+    assert train_refined.Y is not None and train_plain.Y is not None
+    assert not np.allclose(train_refined.Y, train_plain.Y)
