@@ -4,7 +4,8 @@
    :mod:`ptycho.simulation`, and write them in Ptychodus's batch layout
    (``diffraction.h5`` + ``product.h5``) and as our NPZ.
 2. ``ptychodus -b train`` with our library (algorithm ``PtychoPINNx_PINN``) and the chosen
-   backend: the stock Ptychodus command, which finds our library through the plugin hook.
+   backend: the stock Ptychodus command, which finds our library through the plugin hook. By
+   default with refined training targets (``RefinedTargetIterations``, ARCH-013).
 3. ``ptychodus -b reconstruct`` of the test scan with the trained model: once the network's
    prediction as it is, once with ``RefineIterations`` of physics refinement (ARCH-013).
 4. Compare both reconstructed objects with the ground truth (amplitude/phase SSIM, PSNR, FRC
@@ -55,6 +56,10 @@ def _settings(args: argparse.Namespace, refine_iterations: int = 0) -> configpar
         "NumPhotons": repr(float(args.nphotons)),
         "NumGroups": str(args.n_positions),
         "Seed": str(args.seed),
+        "RefinedTargetIterations": str(args.refined_target_iterations),
+        "RealspaceWeight": repr(
+            float(args.realspace_weight if args.refined_target_iterations else 0)
+        ),
     }
     ini["PtychoPINNxInference"] = {"RefineIterations": str(refine_iterations)}
     ini["PtychoPINNxExecution"] = {"Backend": args.backend, "Accelerator": "cpu"}
@@ -145,8 +150,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError(f"ptychodus -b train wrote no model archive into {model_dir}")
     shutil.copyfile(archives[0], test_in / "model.zip")
     print(
-        f"[2/4] ptychodus -b train ({args.backend}, {args.epochs} epochs): {seconds:.1f} s "
-        f"-> {archives[0]}"
+        f"[2/4] ptychodus -b train ({args.backend}, {args.epochs} epochs, refined targets "
+        f"{args.refined_target_iterations or 'off'}): {seconds:.1f} s -> {archives[0]}"
     )
 
     network = _reconstruct(test_in, recon_dir, settings, out / "reconstruct.log")
@@ -222,6 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="patterns per group side (default: 2; the overlap constraint helps the PINN)",
     )
     parser.add_argument("--n_filters_scale", type=int, default=2, help="network width factor")
+    parser.add_argument(
+        "--refined_target_iterations",
+        type=int,
+        default=100,
+        help="train towards the training scan's physics-refined object, refined this many "
+        "iterations (default: 100; 0 = diffraction loss only, ARCH-013)",
+    )
+    parser.add_argument(
+        "--realspace_weight",
+        type=float,
+        default=100.0,
+        help="weight of the refined targets (default: 100)",
+    )
     parser.add_argument(
         "--refine_iterations",
         type=int,

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--nll_weight", type=float, default=defaults.nll_weight)
     train.add_argument("--mae_weight", type=float, default=defaults.mae_weight)
     train.add_argument("--realspace_weight", type=float, default=defaults.realspace_weight)
+    train.add_argument(
+        "--refined_target_iterations",
+        type=int,
+        default=defaults.refined_target_iterations,
+        help="train towards the scan's physics-refined object (needs --realspace_weight > 0)",
+    )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument(
         "--scheduler",
@@ -206,6 +212,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
         "nll_weight": args.nll_weight,
         "mae_weight": args.mae_weight,
         "realspace_weight": args.realspace_weight,
+        "refined_target_iterations": args.refined_target_iterations,
         "probe_trainable": args.probe_trainable,
         "intensity_scale_trainable": args.intensity_scale_trainable,
         "output_dir": Path(args.output_dir),
@@ -246,6 +253,7 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     from ptycho.config.config import update_legacy_dict
     from ptycho.loader import container_from_raw
     from ptycho.raw_data import RawData
+    from ptycho.refine import with_refined_object
     from ptycho_torch.persistence import save_bundle
     from ptycho_torch.training import (
         TrainingDivergedError,
@@ -268,6 +276,8 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     config.model.N = int(raw.N)
     config.validate(require_n=True)
     update_legacy_dict(params.cfg, config)  # CONFIG-001: before any data loading
+    if config.refined_target_iterations > 0:  # ARCH-013
+        raw = with_refined_object(raw, config.refined_target_iterations)
     container = container_from_raw(
         raw,
         N=config.model.N,
@@ -279,6 +289,8 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     validation = None
     if config.test_data_file is not None:
         test_raw = RawData.from_file(config.test_data_file)
+        if config.refined_target_iterations > 0:
+            test_raw = with_refined_object(test_raw, config.refined_target_iterations)
         validation = container_from_raw(
             test_raw,
             N=config.model.N,

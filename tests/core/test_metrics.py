@@ -210,3 +210,17 @@ def test_ssim_and_psnr_match_scikit_image_reference() -> None:
     assert ssim(b, a, data_range) == pytest.approx(ref_ssim, abs=1e-10)
     ref_psnr = metrics_mod.peak_signal_noise_ratio(a, b, data_range=data_range)
     assert psnr(b, a, data_range) == pytest.approx(ref_psnr, abs=1e-9)
+
+
+def test_spoke_contrast_finds_the_spoke_count_of_a_synthetic_star() -> None:
+    """A phase star with 24 spokes: harmonic 24 dominates; a flat phase with noise does not."""
+    from ptycho.metrics import spoke_contrast
+
+    yy, xx = np.mgrid[0:201, 0:201] - 100.0
+    star = np.exp(1j * 0.5 * np.sign(np.sin(24 * np.arctan2(yy, xx))))
+    result = spoke_contrast(star, 100.0, 100.0, (40.0, 70.0))
+    assert [k for k, _ in result] == [24, 24] and all(r > 10 for _, r in result)
+    noise = np.exp(1j * np.random.default_rng(0).normal(0, 0.3, (201, 201)))
+    assert all(r < 6 for _, r in spoke_contrast(noise, 100.0, 100.0, (40.0, 70.0)))
+    with pytest.raises(ValueError, match="leaves the"):
+        spoke_contrast(star, 100.0, 100.0, (150.0,))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ptycho.metrics import spoke_contrast
 from ptycho.refine import refine_object
 from ptycho.tike_npz import load_tike_npz
 
@@ -98,26 +99,6 @@ def test_missing_arrays_and_files_are_reported(tmp_path: Path) -> None:
         load_tike_npz(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError):
         load_tike_npz(tmp_path / "absent.npz")
-
-
-def spoke_contrast(obj: np.ndarray, cx: float, cy: float, radii: tuple[int, ...]) -> list:
-    """``(peak harmonic, peak / median)`` of the phase around circles of the given radii.
-
-    A Siemens star's spokes make the phase periodic in angle: one harmonic towers over the
-    rest (for noise the ratio is about 3).
-    """
-    phase = np.angle(obj)
-    theta = np.linspace(0.0, 2.0 * np.pi, 720, endpoint=False)
-    out = []
-    for radius in radii:
-        rows = np.round(cy + radius * np.sin(theta)).astype(int)
-        cols = np.round(cx + radius * np.cos(theta)).astype(int)
-        ring = np.exp(1j * phase[rows, cols])
-        ring = np.angle(ring * np.conj(ring.mean()))
-        spectrum = np.abs(np.fft.rfft(ring - ring.mean()))[8:]
-        k = int(np.argmax(spectrum))
-        out.append((k + 8, float(spectrum[k] / np.median(spectrum))))
-    return out
 
 
 @pytest.mark.skipif(not SIEMENS_STAR.is_file(), reason=f"shared data absent: {SIEMENS_STAR}")

@@ -339,10 +339,15 @@ def test_cli_flags_reach_the_execution_and_training_configs():
             "tensorboard",
             "--seed",
             "11",
+            "--realspace_weight",
+            "20",
+            "--refined_target_iterations",
+            "50",
         ]
     )
     args.accelerator = "cpu"
     config, execution = train.build_configs(args)
+    assert (config.realspace_weight, config.refined_target_iterations) == (20.0, 50)
     assert (config.nepochs, config.n_groups, config.model.gridsize, config.batch_size) == (
         7,
         99,
