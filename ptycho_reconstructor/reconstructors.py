@@ -473,8 +473,15 @@ class PtychoPINNxFitReconstructor(Reconstructor):
                 if config.backend == "pytorch"
                 else None
             )
+            fit_data = raw
+            if config.refined_target_iterations > 0:
+                from ptycho.refine import with_refined_object
+
+                # ARCH-013: targets from this scan's refined object (a copy; raw keeps the
+                # positions the product is stitched with)
+                fit_data = with_refined_object(raw, config.refined_target_iterations)
             container = container_from_raw(
-                raw,
+                fit_data,
                 raw.N,
                 gridsize=config.model.gridsize,
                 n_groups=None,

@@ -273,3 +273,21 @@ def test_both_backends_in_one_process_give_the_same_object(
     assert library.model_slot.bundle is not None
     assert library.model_slot.bundle.backend == "pytorch"
     np.testing.assert_allclose(torch_obj, tf_obj, atol=2e-3)
+
+
+def test_pinn_fit_with_refined_targets_and_refinement(
+    library: PtychoPINNxLibrary, sim_input: Any
+) -> None:
+    """ARCH-013 in PINN-Fit: RefinedTargetIterations trains towards this scan's refined object
+    (the product stays on the input grid) and RefineIterations refines each yielded object."""
+    require_backend("tensorflow")
+    tiny_settings(library, "tensorflow", epochs=2)
+    library.settings.training.batch_size.set_value(8)
+    library.settings.training.realspace_weight.set_value(20.0)
+    library.settings.training.refined_target_iterations.set_value(5)
+    library.settings.inference.refine_iterations.set_value(3)
+    outputs = list(library.reconstructor("PINN-Fit").reconstruct(sim_input))
+    assert [o.progress for o in outputs] == [1, 2]
+    geometry = sim_input.product.object_.get_geometry()
+    assert outputs[-1].product.object_.get_geometry() == geometry
+    assert np.all(np.isfinite(outputs[-1].product.object_.get_layer(0)))
