@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_MOMENTUM",
     "RefinementResult",
     "refine_object",
+    "refined_training_data",
     "with_refined_object",
 ]
 
@@ -366,3 +367,14 @@ def with_refined_object(raw: RawData, iterations: int, *, refine_probe: bool = F
         result.errors[-1],
     )
     return copy
+
+
+def refined_training_data(data: Any, iterations: int) -> Any:
+    """``data`` with refined targets (:func:`with_refined_object`) when ``iterations > 0`` and
+    it is a scan (:class:`~ptycho.raw_data.RawData`); anything else is returned unchanged
+    (``TrainingConfig.refined_target_iterations``: containers are used as given)."""
+    from ptycho.raw_data import RawData
+
+    if iterations <= 0 or not isinstance(data, RawData):
+        return data
+    return with_refined_object(data, iterations)

@@ -473,13 +473,11 @@ class PtychoPINNxFitReconstructor(Reconstructor):
                 if config.backend == "pytorch"
                 else None
             )
-            fit_data = raw
-            if config.refined_target_iterations > 0:
-                from ptycho.refine import with_refined_object
+            from ptycho.refine import refined_training_data
 
-                # ARCH-013: targets from this scan's refined object (a copy; raw keeps the
-                # positions the product is stitched with)
-                fit_data = with_refined_object(raw, config.refined_target_iterations)
+            # ARCH-013: targets from this scan's refined object (a copy; raw keeps the
+            # positions the product is stitched with)
+            fit_data = refined_training_data(raw, config.refined_target_iterations)
             container = container_from_raw(
                 fit_data,
                 raw.N,

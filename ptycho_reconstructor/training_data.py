@@ -300,18 +300,14 @@ def build_training_containers(
         Too few positions for the gridsize, or a supervised model without ground truth.
     """
     from ptycho.loader import container_from_raw, split_container
-    from ptycho.refine import with_refined_object
+    from ptycho.refine import refined_training_data
 
     model = config.model
     c = model.gridsize**2
-    train_scans, test_scan = list(inputs.train), inputs.test
-    if config.refined_target_iterations > 0:
-        # ARCH-013: train towards each scan's physics-refined object, not its objectGuess
-        train_scans = [
-            with_refined_object(raw, config.refined_target_iterations) for raw in train_scans
-        ]
-        if test_scan is not None:
-            test_scan = with_refined_object(test_scan, config.refined_target_iterations)
+    # ARCH-013: with refined targets, train towards each scan's refined object, not its object
+    iterations = config.refined_target_iterations
+    train_scans = [refined_training_data(raw, iterations) for raw in inputs.train]
+    test_scan = refined_training_data(inputs.test, iterations)
     containers = []
     for i, raw in enumerate(train_scans):
         if len(raw) < c:

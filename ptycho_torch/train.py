@@ -253,7 +253,7 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     from ptycho.config.config import update_legacy_dict
     from ptycho.loader import container_from_raw
     from ptycho.raw_data import RawData
-    from ptycho.refine import with_refined_object
+    from ptycho.refine import refined_training_data
     from ptycho_torch.persistence import save_bundle
     from ptycho_torch.training import (
         TrainingDivergedError,
@@ -276,8 +276,7 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     config.model.N = int(raw.N)
     config.validate(require_n=True)
     update_legacy_dict(params.cfg, config)  # CONFIG-001: before any data loading
-    if config.refined_target_iterations > 0:  # ARCH-013
-        raw = with_refined_object(raw, config.refined_target_iterations)
+    raw = refined_training_data(raw, config.refined_target_iterations)  # ARCH-013
     container = container_from_raw(
         raw,
         N=config.model.N,
@@ -289,8 +288,7 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     validation = None
     if config.test_data_file is not None:
         test_raw = RawData.from_file(config.test_data_file)
-        if config.refined_target_iterations > 0:
-            test_raw = with_refined_object(test_raw, config.refined_target_iterations)
+        test_raw = refined_training_data(test_raw, config.refined_target_iterations)
         validation = container_from_raw(
             test_raw,
             N=config.model.N,

@@ -187,19 +187,6 @@ def run_cdi_example_with_backend(
     return amp, phase, results
 
 
-def _with_refined_target(
-    data: RawData | PtychoDataContainer, config: TrainingConfig
-) -> RawData | PtychoDataContainer:
-    """Apply ``config.refined_target_iterations`` to a scan (containers are used as given)."""
-    from ptycho.raw_data import RawData
-
-    if config.refined_target_iterations <= 0 or not isinstance(data, RawData):
-        return data
-    from ptycho.refine import with_refined_object
-
-    return with_refined_object(data, config.refined_target_iterations)
-
-
 def train_with_backend(
     train_data: RawData | PtychoDataContainer,
     config: TrainingConfig,
@@ -225,9 +212,11 @@ def train_with_backend(
     _bridge_legacy(config)
     name = validate_backend(config.backend)
     components = _workflows(name)
-    train_data = _with_refined_target(train_data, config)
-    if validation_data is not None:
-        validation_data = _with_refined_target(validation_data, config)
+    from ptycho.refine import refined_training_data
+
+    # ARCH-013: scans get refined training targets when configured; containers stay as given
+    train_data = refined_training_data(train_data, config.refined_target_iterations)
+    validation_data = refined_training_data(validation_data, config.refined_target_iterations)
     if initial is not None and initial.backend != name:
         initial = convert_bundle_to_backend(initial, name)
     if name == "tensorflow":

@@ -240,3 +240,16 @@ def test_refined_target_of_a_scan_without_object_builds_a_grid_around_the_scan()
     np.testing.assert_allclose(np.diff(copy.xcoords), np.diff(bare.xcoords))
     with pytest.raises(ValueError, match="integer >= 1"):
         with_refined_object(bare, 0)
+
+
+def test_refined_training_data_touches_only_scans_and_only_when_asked() -> None:
+    from ptycho.loader import container_from_raw
+    from ptycho.refine import refined_training_data
+
+    raw = _scan().raw
+    container = container_from_raw(raw, N, n_groups=8, seed=0)
+    assert refined_training_data(raw, 0) is raw
+    assert refined_training_data(container, 10) is container
+    assert refined_training_data(None, 10) is None
+    refined = refined_training_data(raw, 2)
+    assert refined is not raw and refined.metadata["refined_target_iterations"] == 2
