@@ -134,11 +134,11 @@ def _validate(
 
 def _far_field(psi: np.ndarray) -> np.ndarray:
     """Orthonormal FFT over the last two axes (ARCH-006 without the fftshift)."""
-    return scipy.fft.fft2(psi, norm="ortho", workers=-1)
+    return scipy.fft.fft2(psi, norm="ortho")
 
 
 def _near_field(spectrum: np.ndarray) -> np.ndarray:
-    return scipy.fft.ifft2(spectrum, norm="ortho", workers=-1)
+    return scipy.fft.ifft2(spectrum, norm="ortho")
 
 
 def refine_object(

@@ -93,8 +93,8 @@ def _save_png(path: Path, objects: dict[str, np.ndarray], title: str) -> None:
     fig, axes = plt.subplots(len(objects), 2, figsize=(9, 4 * len(objects)), squeeze=False)
     panels = []
     for name, obj in objects.items():
-        panels.append((np.abs(obj), f"{name}: amplitude", "gray"))
-        panels.append((np.angle(obj), f"{name}: phase (rad)", "twilight"))
+        panels.append((np.abs(obj), f"{name}\namplitude", "gray"))
+        panels.append((np.angle(obj), f"{name}\nphase (rad)", "twilight"))
     for ax, (image, label, cmap) in zip(axes.flat, panels, strict=True):
         shown = ax.imshow(image, cmap=cmap)
         ax.set_title(label)
