@@ -16,7 +16,9 @@ and PSNR over the scanned region are printed.
 is trained on the whole scan with refined targets (self-supervised use) and reconstructs it, as
 it is and with refinement (probe refined too); without ground truth the spokes are measured with
 :func:`ptycho.metrics.spoke_contrast` (ratio of the dominant angular harmonic of the phase to the
-median; noise gives about 3). A PNG lands in ``--output_dir``.
+median; noise gives about 3; a star gives the same harmonic, its spoke count, at every radius,
+while tiling artefacts of a poorly trained network give high ratios at inconsistent harmonics).
+A PNG lands in ``--output_dir``.
 
 Thread pools are pinned with ``--threads`` (default 2); times are wall-clock seconds.
 """
@@ -149,8 +151,10 @@ def siemens(args: argparse.Namespace) -> None:
         recon, seconds = _reconstruct(bundle, raw, iterations, refine_probe=True)
         contrast = spoke_contrast(recon.object, cx, cy, radii)
         name = "PINN" if iterations == 0 else f"PINN + {iterations} refinement (probe too)"
+        harmonics = [k for k, _ in contrast]
+        verdict = "spokes" if max(harmonics) - min(harmonics) <= 4 else "no consistent spokes"
         print(f"{name:<40} spoke contrast {[round(r, 1) for _, r in contrast]} at radii "
-              f"{radii} px, harmonics {[k for k, _ in contrast]} ({seconds:.1f} s)")
+              f"{radii} px, harmonics {harmonics}: {verdict} ({seconds:.1f} s)")
         ax.imshow(np.angle(recon.object), cmap="twilight")
         ax.set_title(f"{name}: phase")
         ax.set_axis_off()
