@@ -102,6 +102,7 @@ def _validate(
     iterations: int,
     step: float,
     alpha: float,
+    momentum: float,
 ) -> None:
     if object_init.ndim != 2:
         raise ValueError(f"object_init must be a 2-D (H, W) array, got shape {object_init.shape}")
@@ -130,6 +131,8 @@ def _validate(
         raise ValueError(f"step must lie in (0, 2], got {step!r}")
     if not (math.isfinite(alpha) and 0.0 < alpha <= 1.0):
         raise ValueError(f"alpha must lie in (0, 1], got {alpha!r}")
+    if not (math.isfinite(momentum) and 0.0 <= momentum < 1.0):
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
 
 
 def _far_field(psi: np.ndarray) -> np.ndarray:
@@ -203,18 +206,16 @@ def refine_object(
     meas = np.asarray(amplitude, dtype=np.float64)
     xa = np.asarray(x, dtype=np.float64).reshape(-1)
     ya = np.asarray(y, dtype=np.float64).reshape(-1)
-    _validate(obj, prb, meas, xa, ya, iterations, float(step), float(alpha))
+    _validate(obj, prb, meas, xa, ya, iterations, float(step), float(alpha), float(momentum))
     n = meas.shape[1]
     m = meas.shape[0]
-    # the FFT's zero frequency is at pixel (0, 0); the data have it at (N/2, N/2)
-    if not (math.isfinite(momentum) and 0.0 <= momentum < 1.0):
-        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
     valid = np.ones((n, n), dtype=bool)
     if bad_pixels is not None:
         bad = np.asarray(bad_pixels, dtype=bool)
         if bad.shape != (n, n):
             raise ValueError(f"bad_pixels must have shape ({n}, {n}), got {bad.shape}")
         valid = ~bad
+    # the FFT's zero frequency is at pixel (0, 0); the data have it at (N/2, N/2)
     valid = np.fft.ifftshift(valid)
     meas = np.fft.ifftshift(meas, axes=(-2, -1)) * valid
     meas_energy = float(np.sum(meas**2))
@@ -248,6 +249,7 @@ def refine_object(
     obj_precond = illumination()
     velocity = np.zeros_like(canvas)
     errors: list[float] = []
+    done = 0  # updates applied
     start = time.perf_counter()
     for it in range(1, int(iterations) + 2):
         obj_grad = np.zeros_like(canvas)
@@ -273,6 +275,7 @@ def refine_object(
             break
         velocity = momentum * velocity + step * obj_grad / obj_precond
         canvas += velocity
+        done = it
         if refine_probe:
             prb += step * probe_grad / ((1.0 - alpha) * probe_norm + alpha * probe_norm.max())
             obj_precond = illumination()
@@ -283,7 +286,7 @@ def refine_object(
     logger.info(
         "refined %d positions for %d iterations in %.1f s: amplitude error %.4g -> %.4g",
         m,
-        int(iterations),
+        done,
         seconds,
         errors[0],
         errors[-1],
