@@ -9,6 +9,7 @@ scan-centred canvas (a scan without ``objectGuess``). Tiny data, a 1-epoch model
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,9 +30,12 @@ pytestmark = pytest.mark.integration
 
 ITERATIONS = 15
 
+#: (TF bundle, the same weights as a PyTorch bundle, the test dataset, the inference config)
+Setup = tuple[Any, Any, Any, InferenceConfig]
+
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     train_ds, test_ds = simulate_train_test(N=64, n_train=24, n_test=49, nphotons=1e6, seed=5)
     model = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
     config = TrainingConfig(
@@ -44,7 +48,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return tf_bundle, torch_bundle, test_ds, inference
 
 
-def test_refinement_lowers_the_amplitude_error_and_keeps_the_network_prediction(setup) -> None:  # type: ignore[no-untyped-def]
+def test_refinement_lowers_the_amplitude_error_and_keeps_the_network_prediction(
+    setup: Setup,
+) -> None:
     tf_bundle, _, test_ds, inference = setup
     recon = reconstruct_with_backend(tf_bundle, test_ds.raw, inference)
     plain = reconstruct_with_backend(
@@ -60,7 +66,7 @@ def test_refinement_lowers_the_amplitude_error_and_keeps_the_network_prediction(
 
 
 @pytest.mark.parametrize("on_object_grid", [True, False])
-def test_both_backends_refine_to_the_same_object(setup, on_object_grid: bool) -> None:  # type: ignore[no-untyped-def]
+def test_both_backends_refine_to_the_same_object(setup: Setup, on_object_grid: bool) -> None:
     """Same weights, same scan: the refined objects agree within 1e-3 of their scale (the
     network predictions agree within float32 tolerance; refinement is shared NumPy)."""
     tf_bundle, torch_bundle, test_ds, inference = setup
@@ -77,7 +83,7 @@ def test_both_backends_refine_to_the_same_object(setup, on_object_grid: bool) ->
     assert tf_recon.refinement_errors[-1] < 0.5 * tf_recon.refinement_errors[0]
 
 
-def test_probe_refinement_returns_a_changed_probe_in_the_model_scale(setup) -> None:  # type: ignore[no-untyped-def]
+def test_probe_refinement_returns_a_changed_probe_in_the_model_scale(setup: Setup) -> None:
     tf_bundle, _, test_ds, inference = setup
     recon = reconstruct_with_backend(
         tf_bundle, test_ds.raw, dataclasses.replace(inference, refine_probe=True)
@@ -87,7 +93,7 @@ def test_probe_refinement_returns_a_changed_probe_in_the_model_scale(setup) -> N
     assert 0.5 < ratio < 2.0, ratio
 
 
-def _without_truth(raw):  # type: ignore[no-untyped-def]
+def _without_truth(raw: Any) -> Any:
     from ptycho.raw_data import RawData
 
     return RawData(
