@@ -101,14 +101,13 @@ def test_missing_arrays_and_files_are_reported(tmp_path: Path) -> None:
         load_tike_npz(tmp_path / "absent.npz")
 
 
-@pytest.mark.skipif(not SIEMENS_STAR.is_file(), reason=f"shared data absent: {SIEMENS_STAR}")
-def test_refinement_shows_the_siemens_star_spokes_on_the_real_scan() -> None:
+def test_refinement_shows_the_siemens_star_spokes_on_the_real_scan(siemens_star: Path) -> None:
     """Real data (APS Velociprobe, 128 x 128 counts): the 141 positions within 100 px of the
     scan centre, refined for 20 iterations from a flat object with the zone-plate probe guess
     refined too. Measured: amplitude error 0.192 -> 0.025; the phase around circles of radius
     60-80 px shows one dominant angular harmonic (20-23 periods) at 32-50x the median (noise
     about 3x)."""
-    raw = load_tike_npz(SIEMENS_STAR, center_radius=100.0)
+    raw = load_tike_npz(siemens_star, center_radius=100.0)
     assert raw.N == 128 and len(raw) == 141
     result = refine_object(
         raw.objectGuess,
