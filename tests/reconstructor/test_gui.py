@@ -4,7 +4,8 @@ Builds Ptychodus's ``ModelCore``, ``ViewCore`` and ``ControllerCore`` the way
 ``ptychodus.__main__`` does (with ``install()`` first, as the plugin hook does), finds our
 algorithms in Processing -> Algorithm, shows our panel with its backend choice, loads a model,
 presses Infer on a small product and saves a screenshot PNG to ``tmp_path`` (and, when
-``PTYCHOPINN_SCREENSHOT_DIR`` is set, a copy there, e.g. ``out/screenshots`` which git ignores).
+``PTYCHOPINN_SCREENSHOT_DIR`` is set, a copy there, e.g. ``out/screenshots`` which git ignores),
+then a second one scrolled to the refinement settings (ARCH-013).
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ pytest.importorskip("PyQt5")
 pytest.importorskip("pytestqt")
 
 from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import QComboBox, QGroupBox, QLabel, QPushButton, QWidget
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QWidget,
+)
 
 from .factories import load_scan, tiny_settings
 
 pytestmark = [pytest.mark.gui, pytest.mark.integration]
 
 SCREENSHOT = "ptychodus_ptychopinnx_processing.png"
+SCREENSHOT_INFERENCE = "ptychodus_ptychopinnx_inference_settings.png"
 
 
 def _combo_with(root: QWidget, item: str) -> QComboBox:
@@ -124,11 +134,26 @@ def test_gui_lists_shows_panel_infers_and_screenshots(
         assert len(output.get_product().losses) == 2  # the model's loss curve is shown
 
         qtbot.wait(1500)  # let the 1 s task timer refresh the views
-        path = tmp_path / SCREENSHOT
-        assert view.grab().save(str(path))
-        assert path.stat().st_size > 10_000
-        target = os.environ.get("PTYCHOPINN_SCREENSHOT_DIR")
-        if target:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(target) / SCREENSHOT)
+        _screenshot(view, tmp_path / SCREENSHOT)
+
+        # ARCH-013 settings: refined targets (Training), refinement (Inference), at the bottom
+        texts = {label.text() for label in panel.findChildren(QLabel)}
+        texts |= {box.text() for box in panel.findChildren(QCheckBox)}
+        assert {"Refined Target Iterations:", "Refine Iterations:", "Refine Probe"} <= texts
+        refine = next(w for w in panel.findChildren(QLabel) if w.text() == "Refine Iterations:")
+        for area in view.processing_view.findChildren(QScrollArea):
+            if area.isAncestorOf(refine):
+                area.ensureWidgetVisible(refine, 0, 120)
+        qtbot.wait(200)
+        _screenshot(view, tmp_path / SCREENSHOT_INFERENCE)
         view.close()
+
+
+def _screenshot(view: QWidget, path: Path) -> None:
+    """Save a PNG of ``view`` (and a copy into ``$PTYCHOPINN_SCREENSHOT_DIR`` when set)."""
+    assert view.grab().save(str(path))
+    assert path.stat().st_size > 10_000
+    target = os.environ.get("PTYCHOPINN_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
