@@ -201,9 +201,10 @@ def refine_object(
         For inconsistent shapes, non-finite inputs or parameters out of range; nothing is
         modified in place.
     """
-    obj = np.array(object_init, dtype=np.complex128)
-    prb = np.array(probe, dtype=np.complex128)
-    meas = np.asarray(amplitude, dtype=np.float64)
+    # single precision, as the networks: ~2x faster, and far below the noise of any measurement
+    obj = np.array(object_init, dtype=np.complex64)
+    prb = np.array(probe, dtype=np.complex64)
+    meas = np.asarray(amplitude, dtype=np.float32)
     xa = np.asarray(x, dtype=np.float64).reshape(-1)
     ya = np.asarray(y, dtype=np.float64).reshape(-1)
     _validate(obj, prb, meas, xa, ya, iterations, float(step), float(alpha), float(momentum))
