@@ -52,7 +52,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Version of the archive layout; bump when the manifest or members change incompatibly.
-ARCHIVE_FORMAT_VERSION = 1
+#: Version 2 added ``model_config["architecture"]``; version 1 archives are all ``'cnn'``.
+ARCHIVE_FORMAT_VERSION = 2
+#: Older versions this release still reads (upgraded in memory by :func:`read_archive`).
+_READABLE_VERSIONS = (1, ARCHIVE_FORMAT_VERSION)
 #: The archive's conventional file name (what Ptychodus's built-in client expects).
 ARCHIVE_NAME = "wts.h5.zip"
 MANIFEST_NAME = "manifest.json"
@@ -271,6 +274,7 @@ def read_archive(
     if not isinstance(manifest, dict):
         raise ValueError(f"model archive {archive_path} has a malformed manifest (not an object)")
     _check_manifest(manifest, source=str(archive_path))
+    _upgrade_manifest(manifest)
     for key in ("weights_file", "probe_file"):
         if manifest[key] not in files:
             raise ValueError(
@@ -286,15 +290,26 @@ def read_archive(
     return ArchiveContents(path=archive_path, manifest=manifest, files=files)
 
 
+def _upgrade_manifest(manifest: dict[str, Any]) -> None:
+    """Bring an older manifest to the current layout in place (version 1: ``cnn`` networks)."""
+    if manifest["format_version"] == 1 and isinstance(manifest.get("model_config"), dict):
+        manifest["model_config"].setdefault("architecture", "cnn")
+        training = manifest.get("training_config")
+        if isinstance(training, dict) and isinstance(training.get("model"), dict):
+            training["model"].setdefault("architecture", "cnn")
+        manifest["format_version"] = ARCHIVE_FORMAT_VERSION
+
+
 def _check_manifest(manifest: dict[str, Any], source: str) -> None:
     missing = [key for key in _REQUIRED_MANIFEST_KEYS if key not in manifest]
     if missing:
         raise ValueError(f"{source}: manifest lacks required keys {missing}")
     version = manifest["format_version"]
-    if version != ARCHIVE_FORMAT_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise ValueError(
             f"{source}: archive format version {version!r} is not supported (this ptychopinn "
-            f"reads version {ARCHIVE_FORMAT_VERSION}); upgrade ptychopinn or re-train"
+            f"reads versions {', '.join(map(str, _READABLE_VERSIONS))}); upgrade ptychopinn or "
+            "re-train"
         )
     if manifest["backend"] not in BACKENDS:
         raise ValueError(

@@ -102,9 +102,15 @@ class BackendAPI(Protocol):
         ...
 
     def predict_patches(
-        self, bundle: ModelBundle, container: PtychoDataContainer, batch_size: int = 64
+        self,
+        bundle: ModelBundle,
+        container: PtychoDataContainer,
+        batch_size: int = 64,
+        *,
+        probe: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Object patches at the group centres, ``(B, N, N, 1) complex64``."""
+        """Object patches at the group centres, ``(B, N, N, 1) complex64``; ``probe`` (normalised,
+        ``(N, N)``) replaces the model's for this prediction (ARCH-014), default the model's."""
         ...
 
     def save_bundle(self, bundle: ModelBundle, path: Path) -> None:

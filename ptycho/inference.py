@@ -7,9 +7,8 @@ only the network evaluation differs, so grouping, subsampling and stitching exis
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -23,6 +22,7 @@ __all__ = [
     "DEFAULT_STITCH_CROP",
     "DEFAULT_SUBSAMPLE_SEED",
     "Reconstruction",
+    "inference_probe",
     "reconstruct_scan",
     "refine_stitched",
     "subsample_raw",
@@ -35,7 +35,17 @@ DEFAULT_STITCH_CROP = 20
 #: Seed of :func:`subsample_raw` when none is given (subsampling is never unseeded, ARCH-011).
 DEFAULT_SUBSAMPLE_SEED = 0
 
-PredictPatches = Callable[["ModelBundle", "PtychoDataContainer", int], np.ndarray]
+class PredictPatches(Protocol):
+    """A backend's ``predict_patches(bundle, container, batch_size, probe=None)``."""
+
+    def __call__(
+        self,
+        bundle: ModelBundle,
+        container: PtychoDataContainer,
+        batch_size: int,
+        *,
+        probe: np.ndarray | None = None,
+    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -115,6 +125,37 @@ def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
     return sub
 
 
+def inference_probe(bundle: ModelBundle, raw: RawData, source: str = "auto") -> np.ndarray:
+    """The normalised probe a reconstruction uses (``InferenceConfig.probe_source``, ARCH-014).
+
+    ``'model'``: the bundle's probe. ``'data'``: the scan's ``probeGuess`` normalised with the
+    model's ``probe_scale`` (ARCH-008). ``'auto'``: the model's when it was learned in training
+    (``probe_trainable``), else the scan's. The backprop_unet network backprojects every pattern
+    with it, and refinement starts from it.
+
+    Raises
+    ------
+    ValueError
+        For an unknown source, or a scan probe whose size differs from the model's.
+    """
+    from ptycho.probe import normalize_probe
+
+    model_probe = np.asarray(bundle.probe, dtype=np.complex64)
+    learned = bundle.training_config is not None and bool(bundle.training_config.probe_trainable)
+    if source not in ("auto", "data", "model"):
+        raise ValueError(f"probe_source must be 'auto', 'data' or 'model', got {source!r}")
+    if source == "model" or (source == "auto" and learned):
+        return model_probe
+    probe = normalize_probe(raw.probeGuess, bundle.model_config.probe_scale)
+    if probe.shape != model_probe.shape:
+        raise ValueError(
+            f"the scan's probe is {probe.shape[0]}x{probe.shape[1]} but the model's is "
+            f"{model_probe.shape[0]}x{model_probe.shape[1]}; use a model trained with N="
+            f"{probe.shape[0]} (or probe_source='model')"
+        )
+    return probe
+
+
 def refine_stitched(
     obj: np.ndarray,
     probe: np.ndarray,
@@ -188,7 +229,8 @@ def reconstruct_scan(
         Grouping (``n_groups`` None = one group per position, ``neighbor_count``, ``seed``,
         ``n_subsample``/``subsample_seed``, oversampling) and ``batch_size``.
     predict_patches : callable
-        The backend's ``predict_patches(bundle, container, batch_size) -> (B, N, N, 1)``.
+        The backend's ``predict_patches(bundle, container, batch_size, probe=...) ->
+        (B, N, N, 1)``; ``probe`` is :func:`inference_probe` of ``inference_config.probe_source``.
     M : int
         Central ``M x M`` of every patch used for stitching.
 
@@ -223,7 +265,8 @@ def reconstruct_scan(
         enable_oversampling=inference_config.enable_oversampling,
         neighbor_pool_size=inference_config.neighbor_pool_size,
     )
-    patches = predict_patches(bundle, container, inference_config.batch_size)
+    probe = inference_probe(bundle, data, inference_config.probe_source)
+    patches = predict_patches(bundle, container, inference_config.batch_size, probe=probe)
     offsets = np.asarray(container.global_offsets, dtype=np.float64)
     crop = min(int(M), n)
     if raw.objectGuess is not None:
@@ -238,7 +281,6 @@ def reconstruct_scan(
     else:
         obj = reassemble_position(patches, offsets, M=crop)[..., 0]
         on_grid = False
-    probe = np.asarray(bundle.probe, dtype=np.complex64)
     network_object = None
     errors: list[float] = []
     if inference_config.refine_iterations > 0:

@@ -4,7 +4,8 @@ Both backends build the same network layer for layer (the normative architecture
 brief), so a model trained with one can be run by the other. This module owns the **canonical
 weights**: a ``dict[str, numpy.ndarray]`` with
 
-- ``"<layer>/kernel"``: convolution kernel in the **Keras layout** ``(3, 3, in, out)`` float32;
+- ``"<layer>/kernel"``: convolution kernel in the **Keras layout** ``(k, k, in, out)`` float32
+  (k = 3, or 1 for the U-Net's ``reduce`` convolutions);
 - ``"<layer>/bias"``: convolution bias ``(out,)`` float32;
 - ``"log_intensity_scale"``: scalar ``()`` float32, ``log(s)``;
 - ``"probe_real"``, ``"probe_imag"``: ``(N, N)`` float32, the normalised probe;
@@ -12,7 +13,9 @@ weights**: a ``dict[str, numpy.ndarray]`` with
 where ``<layer>`` is a normative layer name: ``encoder_block{i}_conv{1,2}``,
 ``decoder_{amp,phase}_block{i}_conv{1,2}``, ``decoder_{amp,phase}_out``,
 ``decoder_{amp,phase}_border_conv{1,2}`` and ``decoder_{amp,phase}_border_out`` (blocks numbered
-from 1). :func:`expected_weight_shapes` lists the names and shapes for a
+from 1) for ``architecture="cnn"``, and ``unet_down{i}_conv{1,2}``, ``unet_bottom_conv{1,2}``,
+``unet_up{i}_{reduce,conv1,conv2}``, ``unet_{amp,phase}_out`` for ``"backprop_unet"``
+(:mod:`ptycho.network_layout`). :func:`expected_weight_shapes` lists the names and shapes for a
 :class:`~ptycho.config.config.ModelConfig`.
 
 Mapping to the backends:
@@ -78,6 +81,7 @@ __all__ = [
     "read_archive_weights",
     "read_keras_weights",
     "read_torch_weights",
+    "resized_bundle",
     "torch_key",
     "torch_state_from_canonical",
     "validate_weights",
@@ -91,14 +95,15 @@ PARAMETER_NAMES: tuple[str, ...] = ("log_intensity_scale", "probe_real", "probe_
 #: Manifest key of a TensorFlow archive: Keras weights-file path -> Keras variable path.
 WEIGHT_NAMES_KEY = "weight_names"
 
-_ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
-_DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
-_BORDER_CHANNELS = 4
+_SUPPORTED_N = (64, 128, 256)
 _LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 _API_BACKENDS = {"ptycho.tf.api": "tensorflow", "ptycho_torch.api": "pytorch"}
 # torch module boundaries inside a canonical layer name
 _TORCH_PATTERN = re.compile(
     r"^(encoder|decoder_amp|decoder_phase)_(block\d+_conv\d|out|border_conv\d|border_out)$"
+)
+_TORCH_UNET_PATTERN = re.compile(
+    r"^unet_(?:(down\d+|up\d+|bottom)_(conv\d|reduce)|(amp_out|phase_out))$"
 )
 
 
@@ -122,7 +127,7 @@ def expected_weight_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ..
     Returns
     -------
     dict[str, tuple[int, ...]]
-        Kernels ``(3, 3, in, out)``, biases ``(out,)``, ``log_intensity_scale`` ``()``,
+        Kernels ``(k, k, in, out)``, biases ``(out,)``, ``log_intensity_scale`` ``()``,
         ``probe_real``/``probe_imag`` ``(N, N)``.
 
     Raises
@@ -130,42 +135,15 @@ def expected_weight_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ..
     ValueError
         For an unsupported ``N``.
     """
+    from ptycho.network_layout import conv_specs
+
     n = int(model_config.N)
-    if n not in _ENCODER_FILTERS:
+    if n not in _SUPPORTED_N:
         raise ValueError(f"N must be one of 64, 128, 256 to describe the network, got {n}")
-    s_f = int(model_config.n_filters_scale)
-    c = int(model_config.gridsize) ** 2
-    c_out = c if model_config.object_big else 1
     shapes: dict[str, tuple[int, ...]] = {}
-
-    def conv(name: str, cin: int, cout: int) -> None:
-        shapes[f"{name}/kernel"] = (3, 3, cin, cout)
-        shapes[f"{name}/bias"] = (cout,)
-
-    channels = c
-    for i, f in enumerate(_ENCODER_FILTERS[n], start=1):
-        conv(f"encoder_block{i}_conv1", channels, s_f * f)
-        conv(f"encoder_block{i}_conv2", s_f * f, s_f * f)
-        channels = s_f * f
-    encoded = channels
-    border = s_f * 2048 // n
-    for head in ("amp", "phase"):
-        prefix = f"decoder_{head}"
-        channels = encoded
-        for i, f in enumerate(_DECODER_FILTERS[n], start=1):
-            conv(f"{prefix}_block{i}_conv1", channels, s_f * f)
-            conv(f"{prefix}_block{i}_conv2", s_f * f, s_f * f)
-            channels = s_f * f
-        if model_config.pad_object:
-            conv(f"{prefix}_out", channels - _BORDER_CHANNELS, c_out)
-            if model_config.probe_big:
-                conv(f"{prefix}_border_conv1", _BORDER_CHANNELS, border)
-                conv(f"{prefix}_border_conv2", border, border)
-                conv(f"{prefix}_border_out", border, c_out)
-        else:
-            conv(f"{prefix}_border_conv1", channels, border)
-            conv(f"{prefix}_border_conv2", border, border)
-            conv(f"{prefix}_out", border, c_out)
+    for spec in conv_specs(model_config):
+        shapes[f"{spec.name}/kernel"] = spec.kernel_shape
+        shapes[f"{spec.name}/bias"] = (spec.cout,)
     shapes["log_intensity_scale"] = ()
     shapes["probe_real"] = (n, n)
     shapes["probe_imag"] = (n, n)
@@ -211,7 +189,8 @@ def validate_weights(
     if problems:
         raise ValueError(
             f"cannot convert the {_label(source)} model to the {_label(target)} backend: its "
-            f"weights do not match the architecture of its config (N={model_config.N}, "
+            f"weights do not match the architecture of its config "
+            f"(architecture={model_config.architecture!r}, N={model_config.N}, "
             f"gridsize={model_config.gridsize}, n_filters_scale={model_config.n_filters_scale}, "
             f"object_big={model_config.object_big}, probe_big={model_config.probe_big}, "
             f"pad_object={model_config.pad_object}): " + "; ".join(problems)
@@ -396,6 +375,8 @@ def torch_key(name: str) -> str:
 
     ``'encoder_block1_conv1/kernel'`` -> ``'encoder.block1.conv1.weight'``;
     ``'decoder_amp_border_out/bias'`` -> ``'decoder_amp.border_out.bias'``;
+    ``'unet_down1_conv1/kernel'`` -> ``'unet.down1.conv1.weight'``;
+    ``'unet_amp_out/bias'`` -> ``'unet.amp_out.bias'``;
     ``'probe_real'`` -> ``'probe_real'``.
 
     Raises
@@ -406,6 +387,11 @@ def torch_key(name: str) -> str:
     if name in PARAMETER_NAMES:
         return name
     layer, _, variable = name.partition("/")
+    leaf = "weight" if variable == "kernel" else "bias"
+    unet = _TORCH_UNET_PATTERN.match(layer)
+    if unet is not None and variable in ("kernel", "bias"):
+        level, conv, head = unet.groups()
+        return f"unet.{level}.{conv}.{leaf}" if head is None else f"unet.{head}.{leaf}"
     match = _TORCH_PATTERN.match(layer)
     if match is None or variable not in ("kernel", "bias"):
         raise ValueError(
@@ -432,7 +418,7 @@ def _canonical_of_torch_key(key: str) -> str:
 def canonical_from_torch_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Canonical weights from a torch state dict (tensors or arrays; ``net.`` prefixes allowed).
 
-    Conv weights ``(out, in, 3, 3)`` become kernels ``(3, 3, in, out)``.
+    Conv weights ``(out, in, k, k)`` become kernels ``(k, k, in, out)``.
     """
     out: dict[str, np.ndarray] = {}
     for key, value in state.items():
@@ -449,7 +435,7 @@ def canonical_from_torch_state(state: Mapping[str, Any]) -> dict[str, np.ndarray
 
 
 def torch_state_from_canonical(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Torch state-dict arrays (keys of :func:`torch_key`, conv weights ``(out, in, 3, 3)``)."""
+    """Torch state-dict arrays (keys of :func:`torch_key`, conv weights ``(out, in, k, k)``)."""
     out: dict[str, np.ndarray] = {}
     for name, value in weights.items():
         array = np.asarray(value, dtype=np.float32)
@@ -670,3 +656,53 @@ def convert_bundle(bundle: ModelBundle, source: Any, target: Any) -> ModelBundle
     if not converted.history:
         converted.history = {k: list(v) for k, v in bundle.history.items()}
     return converted
+
+
+def resized_bundle(bundle: ModelBundle, N: int, probe: np.ndarray, api: Any) -> ModelBundle:
+    """The same ``backprop_unet`` model, rebuilt for ``N x N`` patterns (ARCH-014).
+
+    The U-Net's layer shapes do not depend on ``N`` (:mod:`ptycho.network_layout`), so its
+    weights run unchanged at another pattern size; only the probe (``(N, N)``, normalised) and the
+    group canvas change. A ``cnn`` model's layers do depend on ``N``, so it cannot be resized.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A loaded model of ``api``'s backend.
+    N : int
+        The new pattern size (64, 128 or 256).
+    probe : (N, N) complex
+        The normalised probe for the new size (the scan's own).
+    api : module
+        The bundle's backend API (``weights_of``, ``bundle_from_weights``).
+
+    Raises
+    ------
+    ValueError
+        For a ``cnn`` model, or an ``N`` the network does not support.
+    """
+    model = bundle.model_config
+    if int(N) == model.N:
+        return bundle
+    if model.architecture != "backprop_unet":
+        raise ValueError(
+            f"the scan's diffraction patterns are {N}x{N} but the model was trained with "
+            f"N={model.N}, and its architecture {model.architecture!r} depends on N; use a "
+            f"model trained on {N}x{N} patterns (backprop_unet models run at any N)"
+        )
+    new_model = dataclasses.replace(model, N=int(N))
+    new_model.validate(require_n=True)
+    training = bundle.training_config
+    if training is not None:
+        training = dataclasses.replace(training, model=new_model)
+    weights = {
+        k: np.asarray(v, dtype=np.float32)
+        for k, v in api.weights_of(bundle).items()
+        if k not in ("probe_real", "probe_imag")
+    }
+    logger.info("running the N=%d backprop_unet model at N=%d (same weights)", model.N, N)
+    resized: ModelBundle = api.bundle_from_weights(
+        new_model, training, weights, np.asarray(probe, dtype=np.complex64), bundle.intensity_scale
+    )
+    resized.history = {k: list(v) for k, v in bundle.history.items()}
+    return resized

@@ -112,10 +112,11 @@ def check_model_matches(
     Raises
     ------
     ValueError
-        The model's ``N`` differs from the pattern size, its gridsize from
+        The model's ``N`` differs from the pattern size (a ``backprop_unet`` model runs at any
+        ``N``, ARCH-014), its gridsize from
         ``PtychoPINNxModel.GridSize``, or the scan has fewer positions than a group needs.
     """
-    if bundle.N != N:
+    if bundle.N != N and bundle.model_config.architecture != "backprop_unet":
         raise ValueError(
             f"the loaded model was trained on {bundle.N}x{bundle.N} diffraction patterns but "
             f"these are {N}x{N}; load a model trained at {N}x{N} or train one on this data"
@@ -163,10 +164,18 @@ def infer_product(
     losses : list of LossValue, optional
         Loss history for the product; default the model's training history.
     """
+    from ptycho.inference import inference_probe
     from ptycho.loader import container_from_raw
+    from ptycho.probe import normalize_probe
+    from ptycho.weights import resized_bundle
 
     raw.objectGuess = None
+    api = resolve_backend(bundle.backend)
+    if raw.N != bundle.N:
+        scan_probe = normalize_probe(raw.probeGuess, bundle.model_config.probe_scale)
+        bundle = resized_bundle(bundle, raw.N, scan_probe, api)
     inference = inference_config_from_settings(settings, model=bundle.model_config)
+    probe_used = inference_probe(bundle, raw, inference.probe_source)
     c = bundle.gridsize**2
     container = container_from_raw(
         raw,
@@ -176,8 +185,9 @@ def infer_product(
         K=max(inference.neighbor_count, c),
         seed=inference.seed,
     )
-    api = resolve_backend(bundle.backend)
-    patches = api.predict_patches(bundle, container, batch_size=inference.batch_size)
+    patches = api.predict_patches(
+        bundle, container, batch_size=inference.batch_size, probe=probe_used
+    )
     obj_in = parameters.product.object_
     crop = read_int(settings.inference, settings.inference.stitch_crop)
     obj = object_from_patches(
@@ -187,7 +197,7 @@ def infer_product(
     if inference.refine_iterations > 0:
         from ptycho.inference import refine_stitched
 
-        obj, refined_probe, _ = refine_stitched(obj, bundle.probe, raw, inference)
+        obj, refined_probe, _ = refine_stitched(obj, probe_used, raw, inference)
         if inference.refine_probe:
             learned = refined_probe
     probe = None if learned is None else probe_in_input_scale(learned, raw.probe_modes)

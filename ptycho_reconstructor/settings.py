@@ -49,8 +49,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCELERATOR_CHOICES",
     "AMP_ACTIVATION_CHOICES",
+    "ARCHITECTURE_CHOICES",
     "BACKEND_CHOICES",
     "GROUP_PREFIX",
+    "PROBE_SOURCE_CHOICES",
     "PtychoPINNxExecutionSettings",
     "PtychoPINNxFitSettings",
     "PtychoPINNxInferenceSettings",
@@ -73,6 +75,10 @@ BACKEND_CHOICES: Final[tuple[str, ...]] = ("tensorflow", "pytorch")
 ACCELERATOR_CHOICES: Final[tuple[str, ...]] = ("cpu", "gpu", "cuda", "mps", "auto")
 #: Allowed values of ``PtychoPINNxModel.AmpActivation``.
 AMP_ACTIVATION_CHOICES: Final[tuple[str, ...]] = ("sigmoid", "swish", "softplus", "relu")
+#: Allowed values of ``PtychoPINNxModel.Architecture`` (``ptycho.config.config.ARCHITECTURES``).
+ARCHITECTURE_CHOICES: Final[tuple[str, ...]] = ("backprop_unet", "cnn")
+#: Allowed values of ``PtychoPINNxInference.ProbeSource`` (``...config.PROBE_SOURCES``).
+PROBE_SOURCE_CHOICES: Final[tuple[str, ...]] = ("auto", "data", "model")
 #: Model types of the two trainable reconstructors.
 _MODEL_TYPES: Final[tuple[str, ...]] = ("pinn", "supervised")
 #: Upper bound used for "unbounded" integer settings (the GUI spin box needs a maximum).
@@ -103,6 +109,7 @@ class PtychoPINNxModelSettings(_SettingsGroup):
     def __init__(self, registry: SettingsRegistry) -> None:
         super().__init__(registry, "Model")
         g = self._group
+        self.architecture = g.create_string_parameter("Architecture", ARCHITECTURE_CHOICES[0])
         self.gridsize = g.create_integer_parameter("GridSize", 1, minimum=1, maximum=4)
         self.n_filters_scale = g.create_integer_parameter(
             "NumFiltersScale", 2, minimum=1, maximum=8
@@ -163,6 +170,7 @@ class PtychoPINNxInferenceSettings(_SettingsGroup):
             "RefineIterations", 0, minimum=0, maximum=100_000
         )
         self.refine_probe = g.create_boolean_parameter("RefineProbe", False)
+        self.probe_source = g.create_string_parameter("ProbeSource", PROBE_SOURCE_CHOICES[0])
 
 
 class PtychoPINNxFitSettings(_SettingsGroup):
@@ -332,8 +340,8 @@ def model_config_from_settings(
     Raises
     ------
     ValueError
-        An unknown ``AmpActivation``, an out-of-range number, or a combination ModelConfig
-        rejects (e.g. ``ObjectBig = False`` with ``GridSize = 2``).
+        An unknown ``Architecture`` or ``AmpActivation``, an out-of-range number, or a
+        combination ModelConfig rejects (e.g. ``ObjectBig = False`` with ``GridSize = 2``).
     """
     from ptycho.config.config import ModelConfig
 
@@ -344,6 +352,7 @@ def model_config_from_settings(
         N=int(N),
         gridsize=read_int(m, m.gridsize),
         n_filters_scale=read_int(m, m.n_filters_scale),
+        architecture=_choice(m, m.architecture, ARCHITECTURE_CHOICES),
         model_type=_model_type(model_type),
         amp_activation=_choice(m, m.amp_activation, AMP_ACTIVATION_CHOICES),
         object_big=_bool(m.object_big),
@@ -484,6 +493,7 @@ def inference_config_from_settings(
         seed=read_int(settings.training, settings.training.seed),
         refine_iterations=read_int(i, i.refine_iterations),
         refine_probe=_bool(i.refine_probe),
+        probe_source=_choice(i, i.probe_source, PROBE_SOURCE_CHOICES),
     )
 
 

@@ -36,7 +36,7 @@ import torch
 
 from ptycho.atomic import atomic_write_bytes
 from ptycho.backend import ModelBundle
-from ptycho.config.config import InferenceConfig
+from ptycho.config.config import PROBE_SOURCES, InferenceConfig
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
@@ -74,6 +74,7 @@ def predict_patches(
     *,
     accelerator: str | None = None,
     num_workers: int = 0,
+    probe: np.ndarray | None = None,
 ) -> np.ndarray:
     """Object patches at the group centres (the backend contract).
 
@@ -89,6 +90,9 @@ def predict_patches(
         ``'cpu'`` (default), ``'cuda'``/``'gpu'``, ``'mps'`` or ``'auto'``.
     num_workers : int
         DataLoader workers.
+    probe : (N, N) complex, optional
+        Normalised probe for this prediction (the ``backprop_unet`` network backprojects with
+        it, ARCH-014); default the model's own. The model's probe is restored afterwards.
 
     Returns
     -------
@@ -125,6 +129,9 @@ def predict_patches(
         collate_fn=collate_batch,
     )
     was_training = net.training
+    saved_probe = net.probe.detach().cpu().numpy() if probe is not None else None
+    if probe is not None:
+        net.set_probe(probe)
     net.eval()
     net.to(device)
     outputs: list[np.ndarray] = []
@@ -137,6 +144,8 @@ def predict_patches(
     finally:
         net.to("cpu")
         net.train(was_training)
+        if saved_probe is not None:
+            net.set_probe(saved_probe)
     return np.concatenate(outputs, axis=0)[..., None].astype(np.complex64, copy=False)
 
 
@@ -156,9 +165,20 @@ def reconstruct(
     centred on the scan.
     """
 
-    def predict(b: ModelBundle, container: PtychoDataContainer, batch_size: int) -> np.ndarray:
+    def predict(
+        b: ModelBundle,
+        container: PtychoDataContainer,
+        batch_size: int,
+        *,
+        probe: np.ndarray | None = None,
+    ) -> np.ndarray:
         return predict_patches(
-            b, container, batch_size=batch_size, accelerator=accelerator, num_workers=num_workers
+            b,
+            container,
+            batch_size=batch_size,
+            accelerator=accelerator,
+            num_workers=num_workers,
+            probe=probe,
         )
 
     return reconstruct_scan(bundle, raw, inference_config, predict, M=M)
@@ -236,6 +256,7 @@ def run_inference(
     stitch_crop: int = 20,
     refine_iterations: int = 0,
     refine_probe: bool = False,
+    probe_source: str = "auto",
 ) -> dict[str, Any]:
     """Load a model, reconstruct ``test_data`` and write the outputs (the CLI's work).
 
@@ -273,6 +294,7 @@ def run_inference(
         batch_size=batch_size or DEFAULT_BATCH_SIZE,
         refine_iterations=refine_iterations,
         refine_probe=refine_probe,
+        probe_source=probe_source,
     )
     update_legacy_dict(params.cfg, config)  # CONFIG-001, before any data loading
     raw = RawData.from_file(test_path)
@@ -349,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="also refine the probe during --refine_iterations",
     )
+    parser.add_argument(
+        "--probe_source",
+        choices=PROBE_SOURCES,
+        default="auto",
+        help="probe the network backprojects with and refinement starts from: the scan's "
+        "('data'), the model's ('model'), or 'auto' (the model's when it was learned, else the "
+        "scan's)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -381,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stitch_crop=args.stitch_crop,
             refine_iterations=args.refine_iterations,
             refine_probe=args.refine_probe,
+            probe_source=args.probe_source,
         )
     except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
         print(f"ptycho-torch-infer: error: {exc}", file=sys.stderr)

@@ -53,6 +53,7 @@ __all__ = [
 
 #: ModelConfig fields that change the network's parameters or physics.
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
+    "architecture",
     "N",
     "gridsize",
     "n_filters_scale",
@@ -72,6 +73,13 @@ _ARCH_KEY = "ptychopinn_model_config"
 #: Checkpoint key holding the original ``config_params`` configs (dicts) when the module was
 #: built from them (Ptychodus's built-in client reads them back).
 ORIGINAL_CONFIGS_KEY = "ptychopinn_original_configs"
+
+
+def _with_legacy_architecture(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored model-config dict; one without ``architecture`` predates ARCH-014 (``'cnn'``)."""
+    data = dict(stored)
+    data.setdefault("architecture", "cnn")
+    return data
 
 
 def _is_core_dict(value: Any) -> bool:
@@ -97,7 +105,7 @@ def resolve_configs(
         model = (
             model_config
             if isinstance(model_config, ModelConfig)
-            else from_dict(ModelConfig, model_config)
+            else from_dict(ModelConfig, _with_legacy_architecture(model_config))
         )
         if isinstance(training_config, TrainingConfig):
             training = training_config
@@ -382,7 +390,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         if not stored:
             return
         try:
-            stored_model = from_dict(ModelConfig, stored)
+            stored_model = from_dict(ModelConfig, _with_legacy_architecture(stored))
         except ValueError:
             return
         diffs = config_differences(stored_model, self.model_config)

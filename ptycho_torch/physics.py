@@ -11,6 +11,8 @@ matches its NumPy counterpart to float32 precision (tested in ``tests/torch/test
 * :func:`far_field_amplitude` - ARCH-006 orthonormal far-field amplitude.
 * :func:`poisson_nll`, :func:`diffraction_mae`, :func:`complex_mae_central` - ARCH-009 losses.
 * :func:`gaussian_smooth` - the optional 3x3 Gaussian smoothing of the exit wave.
+* :func:`backproject` / :func:`backprojection_features` - ARCH-014 probe backprojection, the
+  input layer of the ``backprop_unet`` network (:mod:`ptycho.physics.backprojection`).
 
 Layout: torch code is **channel-first**. Where the core uses ``(B, N, N, C)`` these functions take
 ``(B, C, N, N)``; group coordinates keep the core layout ``coords_relative (B, 1, 2, C)`` with
@@ -27,6 +29,8 @@ import torch.nn.functional as F
 __all__ = [
     "OBJECT_BIG_OFFSET",
     "POISSON_EPS",
+    "backproject",
+    "backprojection_features",
     "central_crop",
     "combine_amp_phase",
     "complex_mae_central",
@@ -365,3 +369,48 @@ def complex_mae_central(prediction: torch.Tensor, truth: torch.Tensor) -> torch.
     q = n // 4
     window = (slice(None), slice(None), slice(q, q + n // 2), slice(q, q + n // 2))
     return torch.mean(torch.abs(prediction[window] - truth[window]))
+
+
+def backproject(
+    amplitude: torch.Tensor, probe: torch.Tensor, reg: float | None = None
+) -> torch.Tensor:
+    """One modulus projection from a flat object, ``O'`` (ARCH-014).
+
+    ``conj(P) IFFT2_ortho(ifftshift(X u)) / (|P|^2 + reg max|P|^2)`` with the probe's far-field
+    phasor ``u = F_P / (|F_P| + eps max|F_P|)``, ``F_P = fftshift(FFT2_ortho(P))``.
+
+    Parameters
+    ----------
+    amplitude : (..., N, N) float32 tensor
+        Diffraction amplitudes ``X``, zero frequency at the centre.
+    probe : (N, N) complex64 tensor
+    reg : float, optional
+        Default :data:`ptycho.physics.backprojection.BACKPROJECTION_REG`.
+
+    Returns
+    -------
+    (..., N, N) complex64 tensor
+    """
+    from ptycho.physics.backprojection import BACKPROJECTION_REG, PHASOR_EPS
+
+    alpha = BACKPROJECTION_REG if reg is None else float(reg)
+    # the phasor in double precision: where |F_P| is tiny its phase is ill-conditioned in float32
+    spectrum = torch.fft.fft2(probe.to(torch.complex128), norm="ortho")
+    spectrum = torch.fft.fftshift(spectrum, dim=(-2, -1))
+    magnitude = torch.abs(spectrum)
+    phasor = (spectrum / (magnitude + PHASOR_EPS * magnitude.max())).to(probe.dtype)
+    shifted = torch.fft.ifftshift(amplitude * phasor, dim=(-2, -1))
+    psi = torch.fft.ifft2(shifted, norm="ortho")
+    weight = probe.real**2 + probe.imag**2
+    return torch.conj(probe) * psi / (weight + alpha * weight.max())
+
+
+def backprojection_features(amplitude: torch.Tensor, probe: torch.Tensor) -> torch.Tensor:
+    """Input of the ``backprop_unet`` U-Net: ``(B, C, N, N)`` -> ``(B, 2C, N/2, N/2)`` float32.
+
+    Channels ``[Re O'_1 .. Re O'_C, Im O'_1 .. Im O'_C]`` of the central ``N/2`` crop.
+    """
+    n = amplitude.shape[-1]
+    q = n // 4
+    estimate = backproject(amplitude, probe)[..., q : q + n // 2, q : q + n // 2]
+    return torch.cat([estimate.real, estimate.imag], dim=1)

@@ -44,7 +44,7 @@ def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_t
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``python -m ptycho_torch.train``."""
-    from ptycho.config.config import AMP_ACTIVATIONS, MODEL_TYPES, TrainingConfig
+    from ptycho.config.config import AMP_ACTIVATIONS, ARCHITECTURES, MODEL_TYPES, TrainingConfig
 
     defaults = TrainingConfig()
     p = argparse.ArgumentParser(
@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = p.add_argument_group("model")
     model.add_argument("--model_type", choices=MODEL_TYPES, default="pinn")
+    model.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default=ARCHITECTURES[0],
+        help="'backprop_unet' (probe backprojection + U-Net, ARCH-014) or 'cnn' (the original "
+        "encoder-decoder, ARCH-012)",
+    )
     model.add_argument("--n_filters_scale", type=int, default=2)
     model.add_argument("--amp_activation", choices=AMP_ACTIVATIONS, default="sigmoid")
     _bool_flag(model, "object_big", True, "merge each group's patches (ARCH-010)")
@@ -191,6 +198,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
         N=0,
         gridsize=args.gridsize,
         n_filters_scale=args.n_filters_scale,
+        architecture=args.architecture,
         model_type=args.model_type,
         amp_activation=args.amp_activation,
         object_big=args.object_big,

@@ -49,7 +49,13 @@ def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: s
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-train``."""
-    from ptycho.config.config import AMP_ACTIVATIONS, MODEL_TYPES, ModelConfig, TrainingConfig
+    from ptycho.config.config import (
+        AMP_ACTIVATIONS,
+        ARCHITECTURES,
+        MODEL_TYPES,
+        ModelConfig,
+        TrainingConfig,
+    )
 
     m, t = ModelConfig(), TrainingConfig()
     p = argparse.ArgumentParser(
@@ -185,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="'pinn' (physics loss) or 'supervised' (needs objectGuess)",
     )
     net.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default=m.architecture,
+        help="'backprop_unet' (probe backprojection + U-Net, ARCH-014) or 'cnn' (the original "
+        "encoder-decoder on the raw diffraction, ARCH-012)",
+    )
+    net.add_argument(
         "--n_filters_scale", type=int, default=m.n_filters_scale, help="conv filter multiplier"
     )
     net.add_argument(
@@ -249,6 +262,7 @@ def _training_config(args: argparse.Namespace, n: int) -> Any:
         N=n,
         gridsize=args.gridsize,
         n_filters_scale=args.n_filters_scale,
+        architecture=args.architecture,
         model_type=args.model_type,
         amp_activation=args.amp_activation,
         object_big=args.object_big,

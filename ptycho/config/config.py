@@ -44,6 +44,7 @@ from typing import Any, Final, NoReturn, TypeVar
 __all__ = [
     "ACCELERATORS",
     "AMP_ACTIVATIONS",
+    "ARCHITECTURES",
     "BACKENDS",
     "CHECKPOINT_MODES",
     "GRADIENT_CLIP_ALGORITHMS",
@@ -51,6 +52,7 @@ __all__ = [
     "LOGGER_BACKENDS",
     "MODEL_TYPES",
     "PRECISIONS",
+    "PROBE_SOURCES",
     "SCHEDULERS",
     "SUPPORTED_N",
     "InferenceConfig",
@@ -69,6 +71,11 @@ logger = logging.getLogger(__name__)
 SUPPORTED_N: Final[tuple[int, ...]] = (64, 128, 256)
 #: ``ModelConfig.model_type`` values.
 MODEL_TYPES: Final[tuple[str, ...]] = ("pinn", "supervised")
+#: ``ModelConfig.architecture`` values (``specs/architecture.md`` ARCH-012, ARCH-014); the first
+#: is the default. Archives and checkpoints written before the field existed are ``'cnn'``.
+ARCHITECTURES: Final[tuple[str, ...]] = ("backprop_unet", "cnn")
+#: ``InferenceConfig.probe_source`` values (which probe inference uses, ARCH-014).
+PROBE_SOURCES: Final[tuple[str, ...]] = ("auto", "data", "model")
 #: ``ModelConfig.amp_activation`` values (activation of the amplitude head).
 AMP_ACTIVATIONS: Final[tuple[str, ...]] = ("sigmoid", "swish", "softplus", "relu")
 #: Backend names accepted by ``TrainingConfig.backend`` / ``InferenceConfig.backend``
@@ -310,6 +317,11 @@ class ModelConfig:
         Probe normalisation divisor (ARCH-008), > 0.
     gaussian_smoothing_sigma : float
         Sigma (pixels) of the 3x3 Gaussian smoothing of the exit wave; 0 = off.
+    architecture : str
+        ``'backprop_unet'`` (default): each pattern is first backprojected with the probe into a
+        real-space object estimate and a U-Net cleans it (ARCH-014; ``probe_big`` and
+        ``pad_object`` do not apply, the object is always the central ``N/2``). ``'cnn'``: the
+        original encoder-decoder on the raw diffraction (ARCH-012).
     """
 
     N: int = 64
@@ -323,6 +335,7 @@ class ModelConfig:
     pad_object: bool = True
     probe_scale: float = 4.0
     gaussian_smoothing_sigma: float = 0.0
+    architecture: str = "backprop_unet"
 
     def __post_init__(self) -> None:
         _coerce_fields(self)
@@ -356,6 +369,7 @@ class ModelConfig:
         _check_int(owner, "n_filters_scale", self.n_filters_scale, minimum=1)
         _check_choice(owner, "model_type", self.model_type, MODEL_TYPES)
         _check_choice(owner, "amp_activation", self.amp_activation, AMP_ACTIVATIONS)
+        _check_choice(owner, "architecture", self.architecture, ARCHITECTURES)
         for name in ("object_big", "probe_big", "probe_mask", "pad_object"):
             _check_bool(owner, name, getattr(self, name))
         _check_real(owner, "probe_scale", self.probe_scale, low=0.0, low_inclusive=False)
@@ -585,6 +599,11 @@ class InferenceConfig:
         as it is.
     refine_probe : bool
         Also refine the probe during those iterations (use it when the probe is only a guess).
+    probe_source : str
+        Which probe the ``backprop_unet`` network backprojects with and refinement starts from
+        (ARCH-014): ``'data'`` the scan's own probe (normalised like the model's), ``'model'``
+        the probe stored with the model, ``'auto'`` (default) the model's when it was learned in
+        training (``probe_trainable``) or the scan has none, else the scan's.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -604,6 +623,7 @@ class InferenceConfig:
     batch_size: int = 64
     refine_iterations: int = 0
     refine_probe: bool = False
+    probe_source: str = "auto"
 
     def __post_init__(self, n_images: int | None) -> None:
         self.n_groups = _resolve_n_groups_alias(type(self).__name__, self.n_groups, n_images)
@@ -631,6 +651,7 @@ class InferenceConfig:
         _check_bool(owner, "debug", self.debug)
         _check_int(owner, "refine_iterations", self.refine_iterations, minimum=0)
         _check_bool(owner, "refine_probe", self.refine_probe)
+        _check_choice(owner, "probe_source", self.probe_source, PROBE_SOURCES)
 
 
 @dataclass

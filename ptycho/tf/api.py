@@ -77,10 +77,15 @@ def train(
 
 
 def predict_patches(
-    bundle: ModelBundle, container: PtychoDataContainer, batch_size: int = 64
+    bundle: ModelBundle,
+    container: PtychoDataContainer,
+    batch_size: int = 64,
+    *,
+    probe: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Object patches at the group centres, ``(B, N, N, 1) complex64``."""
-    return _inference.predict_patches(bundle, container, batch_size=batch_size)
+    """Object patches at the group centres, ``(B, N, N, 1) complex64`` (``probe``: see
+    :func:`ptycho.tf.inference.predict_patches`)."""
+    return _inference.predict_patches(bundle, container, batch_size=batch_size, probe=probe)
 
 
 def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str] | Path) -> None:
@@ -120,18 +125,27 @@ def bundle_from_weights(
 ) -> ModelBundle:
     """Build a TensorFlow bundle from canonical weights (e.g. converted from PyTorch).
 
+    ``probe`` and ``intensity_scale`` are used when ``weights`` lacks ``probe_real``/
+    ``probe_imag`` or ``log_intensity_scale`` (as in the PyTorch backend).
+
     Raises
     ------
     ValueError
         When a weight is missing or has the wrong shape for ``model_config``.
     """
     import dataclasses
+    import math
 
     from ptycho.backend import ModelBundle
     from ptycho.tf.model import build_model
     from ptycho.weights import canonical_from_keras_path
 
     network = build_model(model_config, training_config, probe, intensity_scale)
+    weights = dict(weights)
+    p = np.asarray(probe, dtype=np.complex64)
+    weights.setdefault("probe_real", p.real.astype(np.float32))
+    weights.setdefault("probe_imag", p.imag.astype(np.float32))
+    weights.setdefault("log_intensity_scale", np.float32(math.log(float(intensity_scale))))
     for variable in network.weights:
         name = canonical_from_keras_path(variable.path)
         if name not in weights:

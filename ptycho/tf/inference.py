@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,7 +69,11 @@ def _predict_function(network: PtychoPINNModel) -> Any:
 
 
 def predict_patches(
-    bundle: ModelBundle, container: PtychoDataContainer, batch_size: int = 64
+    bundle: ModelBundle,
+    container: PtychoDataContainer,
+    batch_size: int = 64,
+    *,
+    probe: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predict the object patch at every group centre.
 
@@ -79,6 +85,9 @@ def predict_patches(
         ``X (B, N, N, C)`` normalised diffraction and ``coords_nominal (B, 1, 2, C)``.
     batch_size : int
         Groups per forward pass.
+    probe : (N, N) complex, optional
+        Normalised probe for this prediction (the ``backprop_unet`` network backprojects with
+        it, ARCH-014); default the model's own. The model's probe is restored afterwards.
 
     Returns
     -------
@@ -98,10 +107,31 @@ def predict_patches(
     x = np.asarray(container.X, dtype=np.float32)
     positions = np.asarray(container.coords_nominal, dtype=np.float32)
     out = np.empty((x.shape[0], network.N, network.N, 1), dtype=np.complex64)
-    for start in range(0, x.shape[0], int(batch_size)):
-        stop = start + int(batch_size)
-        out[start:stop] = fn(x[start:stop] * scale, positions[start:stop]).numpy()
+    with _probe_set_to(network, probe):
+        for start in range(0, x.shape[0], int(batch_size)):
+            stop = start + int(batch_size)
+            out[start:stop] = fn(x[start:stop] * scale, positions[start:stop]).numpy()
     return out
+
+
+@contextlib.contextmanager
+def _probe_set_to(network: PtychoPINNModel, probe: np.ndarray | None) -> Iterator[None]:
+    """Temporarily give ``network`` another probe (restored on exit, also on errors)."""
+    if probe is None:
+        yield
+        return
+    layer = network.probe_layer
+    probe = np.asarray(probe, dtype=np.complex64)
+    if probe.shape != (network.N, network.N):
+        raise ValueError(f"probe must have shape ({network.N}, {network.N}), got {probe.shape}")
+    saved = (layer.probe_real.numpy(), layer.probe_imag.numpy())
+    layer.probe_real.assign(probe.real)
+    layer.probe_imag.assign(probe.imag)
+    try:
+        yield
+    finally:
+        layer.probe_real.assign(saved[0])
+        layer.probe_imag.assign(saved[1])
 
 
 def reconstruct(

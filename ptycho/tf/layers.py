@@ -230,7 +230,9 @@ class ObjectSingle(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ProbeIllumination(keras.layers.Layer):
-    """Exit wave ``Psi = P * O`` with optional smoothing and probe mask.
+    """Exit wave ``Psi = P * O`` with optional smoothing and probe mask; or, called with
+    ``backproject=True`` on the diffraction ``(B, N, N, C)``, the backprojection features
+    ``(B, N/2, N/2, 2C)`` of ARCH-014 (the same probe variables serve both).
 
     Holds the probe as two ``(N, N)`` float32 weights ``probe_real`` and ``probe_imag``
     (trainable iff ``probe_trainable``). ``Psi`` is optionally smoothed with the 3x3 Gaussian of
@@ -297,7 +299,10 @@ class ProbeIllumination(keras.layers.Layer):
             tf.convert_to_tensor(self.probe_real), tf.convert_to_tensor(self.probe_imag)
         )
 
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+    def call(self, inputs: tf.Tensor, backproject: bool = False) -> tf.Tensor:
+        if backproject:
+            # ARCH-014: the network input; no gradient flows into the probe through it
+            return physics.backprojection_features(inputs, tf.stop_gradient(self.probe()))
         # (B, N, N, C) -> (B, C, N, N) so the probe and the 2-D FFT act on the last two axes
         patches = tf.transpose(inputs, [0, 3, 1, 2])
         psi = patches * self.probe()
@@ -309,8 +314,10 @@ class ProbeIllumination(keras.layers.Layer):
             psi = psi * tf.constant(probe_mask(self.n).astype(np.complex64))
         return psi
 
-    def compute_output_spec(self, inputs: Any) -> Any:
+    def compute_output_spec(self, inputs: Any, backproject: bool = False) -> Any:
         b, n, _, c = inputs.shape
+        if backproject:
+            return keras.KerasTensor((b, n // 2, n // 2, 2 * c), dtype="float32")
         return keras.KerasTensor((b, c, n, n), dtype="complex64")
 
     def get_config(self) -> dict[str, Any]:

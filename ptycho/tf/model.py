@@ -1,10 +1,16 @@
 """The PtychoPINN network in Keras 3: :func:`build_model` and :class:`PtychoPINNModel`.
 
-The architecture is the normative one of the common brief (and of the PyTorch backend,
-layer-for-layer): a shared convolutional encoder, two decoders (``decoder_amp`` and
-``decoder_phase``) with an optional ``border`` branch (``probe_big``), ``O = amp * exp(i phase)``,
-the per-group object_big merge/re-extraction (ARCH-010), probe illumination, the orthonormal far
-field (ARCH-006) and the intensity scale (ARCH-007).
+Two normative architectures (``ModelConfig.architecture``; layer for layer the same as the
+PyTorch backend, from the one table in :mod:`ptycho.network_layout`):
+
+* ``'backprop_unet'`` (ARCH-014): the probe backprojection of each pattern (the probe layer called
+  with ``backproject=True``), a U-Net at ``N/2`` with ``unet_*`` layers, amplitude and phase heads
+  zero-padded to ``N``;
+* ``'cnn'`` (ARCH-012): a shared convolutional encoder, two decoders (``decoder_amp`` and
+  ``decoder_phase``) with an optional ``border`` branch (``probe_big``).
+
+Then ``O = amp * exp(i phase)``, the per-group object_big merge/re-extraction (ARCH-010), probe
+illumination, the orthonormal far field (ARCH-006) and the intensity scale (ARCH-007).
 
 Nothing is cached at module level: every call of :func:`build_model` creates new layers and new
 variables, so two models with different ``N`` or ``nphotons`` in one process are independent.
@@ -28,6 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ptycho import network_layout as layout
 from ptycho.tf import layers as L
 
 if TYPE_CHECKING:
@@ -40,19 +47,11 @@ __all__ = [
     "build_model",
 ]
 
-#: Encoder filters per block (before ``n_filters_scale``), by N.
-ENCODER_FILTERS: dict[int, tuple[int, ...]] = {
-    64: (32, 64, 128),
-    128: (16, 32, 64, 128),
-    256: (8, 16, 32, 64, 128),
-}
-#: Decoder filters per block (before ``n_filters_scale``), by N.
-DECODER_FILTERS: dict[int, tuple[int, ...]] = {
-    64: (64, 32),
-    128: (128, 64, 32),
-    256: (256, 128, 64, 32),
-}
-_BORDER_CHANNELS = 4
+#: Encoder filters per block (before ``n_filters_scale``), by N (``cnn``).
+ENCODER_FILTERS = layout.CNN_ENCODER_FILTERS
+#: Decoder filters per block (before ``n_filters_scale``), by N (``cnn``).
+DECODER_FILTERS = layout.CNN_DECODER_FILTERS
+_BORDER_CHANNELS = layout.BORDER_CHANNELS
 
 
 class PtychoPINNModel:
@@ -172,11 +171,11 @@ class PtychoPINNModel:
 
 
 def _conv(
-    filters: int, name: str, seed: int, activation: str | None = "relu"
+    filters: int, name: str, seed: int, activation: str | None = "relu", kernel: int = 3
 ) -> keras.layers.Layer:
     return keras.layers.Conv2D(
         filters,
-        3,
+        kernel,
         padding="same",
         activation=activation,
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
@@ -245,6 +244,37 @@ def _decoder(
     return head_activation(out, "amp" if head == "amp" else "phi")
 
 
+def _unet(features: Any, c_out: int, config: ModelConfig, seeds: _Seeds) -> tuple[Any, Any]:
+    """The ``backprop_unet`` trunk (ARCH-014): ``(B, N/2, N/2, 2C)`` -> amp, phase at ``N/2``."""
+    s_f = int(config.n_filters_scale)
+    x = features
+    skips = []
+    for level in range(1, layout.UNET_DEPTH + 1):
+        width = layout.unet_width(s_f, level)
+        x = _conv(width, f"unet_down{level}_conv1", seeds.next())(x)
+        x = _conv(width, f"unet_down{level}_conv2", seeds.next())(x)
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"unet_down{level}_pool")(x)
+    bottom = layout.unet_width(s_f, layout.UNET_DEPTH + 1)
+    x = _conv(bottom, "unet_bottom_conv1", seeds.next())(x)
+    x = _conv(bottom, "unet_bottom_conv2", seeds.next())(x)
+    for level in range(layout.UNET_DEPTH, 0, -1):
+        width = layout.unet_width(s_f, level)
+        x = _conv(width, f"unet_up{level}_reduce", seeds.next(), activation=None, kernel=1)(x)
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"unet_up{level}_up")(x)
+        x = keras.layers.Concatenate(name=f"unet_up{level}_concat")([x, skips.pop()])
+        x = _conv(width, f"unet_up{level}_conv1", seeds.next())(x)
+        x = _conv(width, f"unet_up{level}_conv2", seeds.next())(x)
+    amp = _conv(c_out, "unet_amp_out", seeds.next(), activation=None)(x)
+    amp = keras.layers.Activation(config.amp_activation, name="amp")(amp)
+    phase = _conv(c_out, "unet_phase_out", seeds.next(), activation=None)(x)
+    phase = L.ScaledTanh(math.pi, name="phi")(phase)
+    q = int(config.N) // 4
+    amp = keras.layers.ZeroPadding2D(q, name="unet_amp_pad")(amp)
+    phase = keras.layers.ZeroPadding2D(q, name="unet_phase_pad")(phase)
+    return amp, phase
+
+
 def build_model(
     model_config: ModelConfig,
     training_config: TrainingConfig | None,
@@ -284,7 +314,7 @@ def build_model(
     config = dataclasses.replace(model_config)
     config.validate(require_n=True)
     n = int(config.N)
-    if n not in ENCODER_FILTERS:
+    if n not in ENCODER_FILTERS:  # the supported N of both architectures
         raise ValueError(f"N must be one of {sorted(ENCODER_FILTERS)}, got {n}")
     probe = np.asarray(probe)
     if probe.ndim == 3 and probe.shape[-1] == 1:
@@ -310,20 +340,6 @@ def build_model(
     inp = keras.Input(shape=(n, n, c), dtype="float32", name="input")
     positions = keras.Input(shape=(1, 2, c), dtype="float32", name="input_positions")
     scale_layer = L.IntensityScale(intensity_scale, scale_trainable, name="intensity_scale")
-    x = scale_layer(inp)
-    for i, f in enumerate(ENCODER_FILTERS[n], start=1):
-        x = _conv(s_f * f, f"encoder_block{i}_conv1", seeds.next())(x)
-        x = _conv(s_f * f, f"encoder_block{i}_conv2", seeds.next())(x)
-        x = keras.layers.MaxPooling2D(2, name=f"encoder_block{i}_pool")(x)
-    amp = _decoder(x, "amp", n, s_f, c_out, config, seeds)
-    phase = _decoder(x, "phase", n, s_f, c_out, config, seeds)
-    obj = L.CombineComplex(name="obj")([amp, phase])
-    if config.object_big:
-        trimmed, patches = L.ObjectBig(padded, name="object_big")([obj, positions])
-    else:
-        trimmed, patches = L.ObjectSingle(name="object_single")([obj, positions])
-    trimmed = keras.layers.Identity(name="trimmed_obj")(trimmed)
-    patches = keras.layers.Identity(name="object_patches")(patches)
     probe_layer = L.ProbeIllumination(
         n,
         initial_probe=probe,
@@ -332,6 +348,23 @@ def build_model(
         smoothing_sigma=config.gaussian_smoothing_sigma,
         name="probe_illumination",
     )
+    x = scale_layer(inp)
+    if config.architecture == "backprop_unet":
+        amp, phase = _unet(probe_layer(x, backproject=True), c_out, config, seeds)
+    else:
+        for i, f in enumerate(ENCODER_FILTERS[n], start=1):
+            x = _conv(s_f * f, f"encoder_block{i}_conv1", seeds.next())(x)
+            x = _conv(s_f * f, f"encoder_block{i}_conv2", seeds.next())(x)
+            x = keras.layers.MaxPooling2D(2, name=f"encoder_block{i}_pool")(x)
+        amp = _decoder(x, "amp", n, s_f, c_out, config, seeds)
+        phase = _decoder(x, "phase", n, s_f, c_out, config, seeds)
+    obj = L.CombineComplex(name="obj")([amp, phase])
+    if config.object_big:
+        trimmed, patches = L.ObjectBig(padded, name="object_big")([obj, positions])
+    else:
+        trimmed, patches = L.ObjectSingle(name="object_single")([obj, positions])
+    trimmed = keras.layers.Identity(name="trimmed_obj")(trimmed)
+    patches = keras.layers.Identity(name="object_patches")(patches)
     psi = probe_layer(patches)
     amplitude = L.FarFieldAmplitude(name="pred_amplitude")(psi)
     amp_scaled = scale_layer(amplitude, inverse=True)

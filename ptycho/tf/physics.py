@@ -11,6 +11,8 @@ precision:
 - :func:`far_field_amplitude`: ARCH-006 orthonormal far-field amplitude.
 - :func:`poisson_nll`, :func:`diffraction_mae`, :func:`complex_mae_center`: ARCH-009 loss terms.
 - :func:`gaussian_smooth`: 3x3 Gaussian smoothing with reflect padding (real and imaginary parts).
+- :func:`backproject` / :func:`backprojection_features`: ARCH-014 probe backprojection, the input
+  layer of the ``backprop_unet`` network (:mod:`ptycho.physics.backprojection`).
 
 Shapes: images are ``(..., H, W)``; grouped tensors use the channel format ``(B, N, N, C)`` and
 coordinates ``(B, 1, 2, C)`` with axis 2 = ``[x, y]`` (ARCH-005).
@@ -26,6 +28,8 @@ import tensorflow as tf
 __all__ = [
     "DEFAULT_NLL_EPS",
     "MIN_INTENSITY",
+    "backproject",
+    "backprojection_features",
     "border_mask",
     "center_mask",
     "complex_mae_center",
@@ -366,3 +370,63 @@ def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
     if images.dtype.is_complex:
         return tf.complex(smooth(tf.math.real(images)), smooth(tf.math.imag(images)))
     return smooth(images)
+
+
+# --------------------------------------------------------------------------------------------
+# Probe backprojection (ARCH-014)
+# --------------------------------------------------------------------------------------------
+
+
+def _fftshift2(x: tf.Tensor) -> tf.Tensor:
+    n_rows, n_cols = int(x.shape[-2]), int(x.shape[-1])
+    return tf.roll(x, shift=[n_rows // 2, n_cols // 2], axis=[-2, -1])
+
+
+def _ifftshift2(x: tf.Tensor) -> tf.Tensor:
+    n_rows, n_cols = int(x.shape[-2]), int(x.shape[-1])
+    return tf.roll(x, shift=[-(n_rows // 2), -(n_cols // 2)], axis=[-2, -1])
+
+
+def backproject(amplitude: tf.Tensor, probe: tf.Tensor, reg: float | None = None) -> tf.Tensor:
+    """One modulus projection from a flat object, ``O'`` (ARCH-014).
+
+    ``conj(P) IFFT2_ortho(ifftshift(X u)) / (|P|^2 + reg max|P|^2)``, ``u`` the probe's
+    far-field phasor (computed in double precision, where its phase is well conditioned).
+
+    Parameters
+    ----------
+    amplitude : (..., N, N) float32
+    probe : (N, N) complex64
+    reg : float, optional
+        Default :data:`ptycho.physics.backprojection.BACKPROJECTION_REG`.
+
+    Returns
+    -------
+    (..., N, N) complex64
+    """
+    from ptycho.physics.backprojection import BACKPROJECTION_REG, PHASOR_EPS
+
+    alpha = BACKPROJECTION_REG if reg is None else float(reg)
+    n = int(probe.shape[-1])
+    spectrum = _fftshift2(tf.signal.fft2d(tf.cast(probe, tf.complex128))) / float(n)
+    magnitude = tf.abs(spectrum)
+    phasor = spectrum / tf.cast(magnitude + PHASOR_EPS * tf.reduce_max(magnitude), tf.complex128)
+    phasor = tf.cast(phasor, tf.complex64)
+    shifted = _ifftshift2(tf.cast(amplitude, tf.complex64) * phasor)
+    psi = tf.signal.ifft2d(shifted) * float(n)
+    weight = tf.math.real(probe) ** 2 + tf.math.imag(probe) ** 2
+    denominator = tf.cast(weight + alpha * tf.reduce_max(weight), tf.complex64)
+    return tf.math.conj(probe) * psi / denominator
+
+
+def backprojection_features(x: tf.Tensor, probe: tf.Tensor) -> tf.Tensor:
+    """Input of the ``backprop_unet`` U-Net: ``(B, N, N, C)`` -> ``(B, N/2, N/2, 2C)`` float32.
+
+    Channels ``[Re O'_1 .. Re O'_C, Im O'_1 .. Im O'_C]`` of the central ``N/2`` crop.
+    """
+    n = int(x.shape[1])
+    q = n // 4
+    estimate = backproject(tf.transpose(x, [0, 3, 1, 2]), probe)
+    estimate = estimate[..., q : q + n // 2, q : q + n // 2]
+    features = tf.concat([tf.math.real(estimate), tf.math.imag(estimate)], axis=1)
+    return tf.transpose(features, [0, 2, 3, 1])

@@ -250,6 +250,8 @@ def reconstruct_with_backend(
 
     Both backends group the scan as ``inference_config`` says, predict in batches and stitch the
     central ``M x M`` of each patch onto ``raw.objectGuess``'s grid (or a scan-centred canvas).
+    A ``backprop_unet`` model runs at the scan's pattern size even when it was trained at another
+    (:func:`ptycho.weights.resized_bundle`, with the scan's probe).
 
     Returns
     -------
@@ -265,6 +267,12 @@ def reconstruct_with_backend(
         The bundle's backend is not installed.
     """
     api = get_backend(validate_backend(bundle.backend))
+    if raw.N != bundle.N:
+        from ptycho.probe import normalize_probe
+        from ptycho.weights import resized_bundle
+
+        probe = normalize_probe(raw.probeGuess, bundle.model_config.probe_scale)
+        bundle = resized_bundle(bundle, raw.N, probe, api)
     return api.reconstruct(bundle, raw, inference_config, M=M)
 
 

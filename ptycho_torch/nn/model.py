@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ptycho import network_layout as layout
 from ptycho_torch import physics
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BLOCK_INDEX_BASE",
+    "BackpropUNet",
     "Decoder",
     "DiffractionToObject",
     "Encoder",
@@ -57,10 +59,10 @@ __all__ = [
 #: Blocks are numbered from this index (``encoder.block1`` ... ``encoder_block1_conv1``).
 BLOCK_INDEX_BASE = 1
 #: Channels at the end of the decoder that feed the border branch when ``pad_object``.
-BORDER_CHANNELS = 4
+BORDER_CHANNELS = layout.BORDER_CHANNELS
 
-_ENCODER_FILTERS = {64: (32, 64, 128), 128: (16, 32, 64, 128), 256: (8, 16, 32, 64, 128)}
-_DECODER_FILTERS = {64: (64, 32), 128: (128, 64, 32), 256: (256, 128, 64, 32)}
+_ENCODER_FILTERS = layout.CNN_ENCODER_FILTERS
+_DECODER_FILTERS = layout.CNN_DECODER_FILTERS
 
 
 def encoder_filters(N: int, n_filters_scale: int) -> list[int]:
@@ -223,6 +225,68 @@ class Decoder(nn.Module):
         return result
 
 
+class _UNetLevel(nn.Module):
+    """Two 3x3 convolutions with ReLU (``conv1``, ``conv2``), optionally after a 1x1 ``reduce``."""
+
+    def __init__(self, cin: int, width: int, reduce_from: int | None = None) -> None:
+        super().__init__()
+        if reduce_from is not None:
+            self.reduce = nn.Conv2d(reduce_from, width, kernel_size=1)
+        self.conv1 = _conv(cin, width)
+        self.conv2 = _conv(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv2(F.relu(self.conv1(x))))
+
+
+class BackpropUNet(nn.Module):
+    """The ``backprop_unet`` trunk (ARCH-014): U-Net from backprojection features to the object.
+
+    ``(B, 2C, N/2, N/2)`` features -> amplitude and phase ``(B, C_out, N/2, N/2)``. Levels
+    ``down1 .. down{D}`` (conv1, conv2, ReLU; 2x2 max pool after each), ``bottom``, then
+    ``up{D} .. up1``: ``reduce`` (1x1, linear) of the coarser map, nearest x2 upsample,
+    concatenation ``[upsampled, skip]``, conv1, conv2 (ReLU); heads ``amp_out`` (amp activation)
+    and ``phase_out`` (``pi * tanh``). Widths from :mod:`ptycho.network_layout`.
+    """
+
+    def __init__(
+        self, channels: int, out_channels: int, n_filters_scale: int, amp_activation: str
+    ) -> None:
+        super().__init__()
+        self.amp_activation = amp_activation
+        self.depth = layout.UNET_DEPTH
+        cin = 2 * channels
+        for level in range(1, self.depth + 1):
+            width = layout.unet_width(n_filters_scale, level)
+            self.add_module(f"down{level}", _UNetLevel(cin, width))
+            cin = width
+        bottom = layout.unet_width(n_filters_scale, self.depth + 1)
+        self.bottom = _UNetLevel(cin, bottom)
+        cin = bottom
+        for level in range(self.depth, 0, -1):
+            width = layout.unet_width(n_filters_scale, level)
+            self.add_module(f"up{level}", _UNetLevel(2 * width, width, reduce_from=cin))
+            cin = width
+        self.amp_out = _conv(cin, out_channels)
+        self.phase_out = _conv(cin, out_channels)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skips = []
+        x = features
+        for level in range(1, self.depth + 1):
+            x = getattr(self, f"down{level}")(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottom(x)
+        for level in range(self.depth, 0, -1):
+            block = getattr(self, f"up{level}")
+            x = F.interpolate(block.reduce(x), scale_factor=2.0, mode="nearest")
+            x = block(torch.cat([x, skips.pop()], dim=1))
+        amp = _amp_activation(self.amp_activation, self.amp_out(x))
+        phase = math.pi * torch.tanh(self.phase_out(x))
+        return amp, phase
+
+
 @dataclass
 class NetworkOutput:
     """What :meth:`PtychoPINNNet.forward` returns.
@@ -288,18 +352,22 @@ class PtychoPINNNet(nn.Module):
         self.padded = physics.padded_size(n, self.gridsize)
         out_channels = self.channels if self.object_big else 1
         s_f = int(config.n_filters_scale)
-        self.encoder = Encoder(n, self.channels, s_f)
-        kwargs = {
-            "N": n,
-            "in_channels": self.encoder.out_channels,
-            "out_channels": out_channels,
-            "n_filters_scale": s_f,
-            "amp_activation": config.amp_activation,
-            "pad_object": bool(config.pad_object),
-            "probe_big": bool(config.probe_big),
-        }
-        self.decoder_amp = Decoder("amp", **kwargs)
-        self.decoder_phase = Decoder("phase", **kwargs)
+        self.architecture = str(config.architecture)
+        if self.architecture == "backprop_unet":
+            self.unet = BackpropUNet(self.channels, out_channels, s_f, config.amp_activation)
+        else:
+            self.encoder = Encoder(n, self.channels, s_f)
+            kwargs = {
+                "N": n,
+                "in_channels": self.encoder.out_channels,
+                "out_channels": out_channels,
+                "n_filters_scale": s_f,
+                "amp_activation": config.amp_activation,
+                "pad_object": bool(config.pad_object),
+                "probe_big": bool(config.probe_big),
+            }
+            self.decoder_amp = Decoder("amp", **kwargs)
+            self.decoder_phase = Decoder("phase", **kwargs)
         self.log_intensity_scale = nn.Parameter(
             torch.tensor(math.log(intensity_scale), dtype=torch.float32),
             requires_grad=bool(intensity_scale_trainable),
@@ -333,9 +401,15 @@ class PtychoPINNNet(nn.Module):
         Only the memory layout changes; values, shapes and state-dict keys are the same.
         """
         fmt = torch.channels_last if enabled else torch.contiguous_format
-        for module in (self.encoder, self.decoder_amp, self.decoder_phase):
+        for module in self.trunk_modules():
             module.to(memory_format=fmt)
         self.channels_last = bool(enabled)
+
+    def trunk_modules(self) -> list[nn.Module]:
+        """The convolutional modules of the chosen architecture."""
+        if self.architecture == "backprop_unet":
+            return [self.unet]
+        return [self.encoder, self.decoder_amp, self.decoder_phase]
 
     # -------------------------------------------------------------------------------------------
     @property
@@ -364,8 +438,16 @@ class PtychoPINNNet(nn.Module):
 
     # -------------------------------------------------------------------------------------------
     def decode(self, x_scaled: torch.Tensor) -> torch.Tensor:
-        """Object patches straight from the decoders, ``(B, C_out, N, N)`` complex64."""
+        """Object patches straight from the network, ``(B, C_out, N, N)`` complex64."""
         x = x_scaled / self.intensity_scale
+        if self.architecture == "backprop_unet":
+            features = physics.backprojection_features(x, self.probe.detach())
+            if self.channels_last:
+                features = features.contiguous(memory_format=torch.channels_last)
+            amp, phase = self.unet(features)
+            q = self.N // 4
+            padding = (q, q, q, q)
+            return physics.combine_amp_phase(F.pad(amp, padding), F.pad(phase, padding))
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         features = self.encoder(x)

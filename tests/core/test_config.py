@@ -206,6 +206,7 @@ def test_model_config_defaults_match_spec_table() -> None:
         "pad_object": True,
         "probe_scale": 4.0,
         "gaussian_smoothing_sigma": 0.0,
+        "architecture": "backprop_unet",
     }
 
 
@@ -268,6 +269,7 @@ def test_inference_config_defaults_match_spec_table() -> None:
         "batch_size": 64,
         "refine_iterations": 0,
         "refine_probe": False,
+        "probe_source": "auto",
     }
     assert {name: getattr(config, name) for name in expected} == expected
     assert [f.name for f in dataclasses.fields(config)] == ["model", *expected]
@@ -872,8 +874,8 @@ def test_from_dict_rejects_unknown_keys_listing_unknown_and_valid_names() -> Non
 
 def test_from_dict_rejects_unknown_nested_model_keys() -> None:
     """CFG-010: unknown keys in the nested model are rejected by ModelConfig's name."""
-    with pytest.raises(ValueError, match=r"unknown ModelConfig keys: architecture"):
-        from_dict(InferenceConfig, {"model": {"architecture": "cnn"}})
+    with pytest.raises(ValueError, match=r"unknown ModelConfig keys: depth"):
+        from_dict(InferenceConfig, {"model": {"depth": 3}})
 
 
 def test_from_dict_validates_values() -> None:

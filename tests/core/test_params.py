@@ -41,7 +41,8 @@ def test_defaults_agree_with_training_config_defaults() -> None:
 
 
 def test_inference_only_keys_take_inference_config_defaults() -> None:
-    """CFG-012: keys only InferenceConfig has (model_path, debug, refine_*) take its defaults."""
+    """CFG-012: keys only InferenceConfig has (model_path, debug, refine_*, probe_source) take
+    its defaults."""
     training_keys = set(dataclass_to_legacy_dict(TrainingConfig()))
     inference = dataclass_to_legacy_dict(InferenceConfig())
     extra = {key: value for key, value in inference.items() if key not in training_keys}
@@ -50,6 +51,7 @@ def test_inference_only_keys_take_inference_config_defaults() -> None:
         "debug": False,
         "refine_iterations": 0,
         "refine_probe": False,
+        "probe_source": "auto",
     }
     for key, value in extra.items():
         assert params.DEFAULTS[key] == value

@@ -35,7 +35,8 @@ from ptycho.weights import (
     write_torch_weights,
 )
 
-SMALL = ModelConfig(N=64, gridsize=2, n_filters_scale=1)
+SMALL = ModelConfig(N=64, gridsize=2, n_filters_scale=1, architecture="cnn")
+UNET = ModelConfig(N=64, gridsize=2, n_filters_scale=1)
 
 
 def _random_weights(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
@@ -49,10 +50,12 @@ def _random_weights(config: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]
 @pytest.mark.parametrize(
     ("config", "count"),
     [
-        (ModelConfig(N=64, n_filters_scale=2), 2_331_772),
-        (ModelConfig(N=64, n_filters_scale=2, probe_big=False), 2_252_026),
-        (ModelConfig(N=64, n_filters_scale=1), 585_244),
-        (ModelConfig(N=128, n_filters_scale=2), 4_661_212),
+        (ModelConfig(N=64, n_filters_scale=2, architecture="cnn"), 2_331_772),
+        (ModelConfig(N=64, n_filters_scale=2, probe_big=False, architecture="cnn"), 2_252_026),
+        (ModelConfig(N=64, n_filters_scale=1, architecture="cnn"), 585_244),
+        (ModelConfig(N=128, n_filters_scale=2, architecture="cnn"), 4_661_212),
+        (ModelConfig(N=64, n_filters_scale=2), 1_796_834),
+        (ModelConfig(N=256, n_filters_scale=2), 1_796_834),
     ],
 )
 def test_parameter_counts_equal_the_normative_architecture(config: ModelConfig, count: int) -> None:
@@ -62,7 +65,9 @@ def test_parameter_counts_equal_the_normative_architecture(config: ModelConfig, 
 
 def test_expected_shapes_cover_pad_object_false_and_gridsize() -> None:
     """Brief: pad_object=False puts border convs on all channels before ``out``; C_out = C."""
-    config = ModelConfig(N=64, gridsize=2, pad_object=False, n_filters_scale=1)
+    config = ModelConfig(
+        N=64, gridsize=2, pad_object=False, n_filters_scale=1, architecture="cnn"
+    )
     shapes = expected_weight_shapes(config)
     assert shapes["encoder_block1_conv1/kernel"] == (3, 3, 4, 32)
     assert shapes["decoder_amp_border_conv1/kernel"] == (3, 3, 32, 32)
@@ -78,19 +83,25 @@ def test_torch_keys_follow_the_module_boundaries() -> None:
     assert torch_key("decoder_phase_border_out/kernel") == "decoder_phase.border_out.weight"
     assert torch_key("decoder_amp_out/bias") == "decoder_amp.out.bias"
     assert torch_key("log_intensity_scale") == "log_intensity_scale"
+    assert torch_key("unet_down2_conv1/kernel") == "unet.down2.conv1.weight"
+    assert torch_key("unet_bottom_conv2/bias") == "unet.bottom.conv2.bias"
+    assert torch_key("unet_up3_reduce/kernel") == "unet.up3.reduce.weight"
+    assert torch_key("unet_phase_out/bias") == "unet.phase_out.bias"
     with pytest.raises(ValueError, match="not a canonical weight name"):
         torch_key("dense_1/kernel")
+    with pytest.raises(ValueError, match="not a canonical weight name"):
+        torch_key("unet_side_conv1/kernel")
 
 
-def test_torch_state_round_trip_transposes_kernels() -> None:
-    """D6: kernels are (3,3,in,out) canonically and (out,in,3,3) in torch; round trip exact."""
-    weights = _random_weights(SMALL)
+@pytest.mark.parametrize("config", [SMALL, UNET], ids=["cnn", "backprop_unet"])
+def test_torch_state_round_trip_transposes_kernels(config: ModelConfig) -> None:
+    """D6: kernels are (k,k,in,out) canonically and (out,in,k,k) in torch; round trip exact."""
+    weights = _random_weights(config)
+    first = next(name for name in weights if name.endswith("/kernel"))
     state = torch_state_from_canonical(weights)
     assert set(state) == {torch_key(n) for n in weights}
-    kernel = weights["encoder_block2_conv1/kernel"]
-    np.testing.assert_array_equal(
-        state["encoder.block2.conv1.weight"], np.transpose(kernel, (3, 2, 0, 1))
-    )
+    kernel = weights[first]
+    np.testing.assert_array_equal(state[torch_key(first)], np.transpose(kernel, (3, 2, 0, 1)))
     assert state["log_intensity_scale"].shape == ()
     back = canonical_from_torch_state({f"net.{k}": v for k, v in state.items()})
     assert set(back) == set(weights)
@@ -256,10 +267,13 @@ def test_weights_that_do_not_fit_the_config_are_rejected_naming_both_backends(
     tmp_path: Any,
 ) -> None:
     """Issue 5: weights of another architecture than the manifest's config are not converted."""
-    weights = _random_weights(ModelConfig(N=64, gridsize=2, n_filters_scale=2))
+    weights = _random_weights(ModelConfig(N=64, gridsize=2, n_filters_scale=2, architecture="cnn"))
     contents = _archive(tmp_path, "pytorch", SMALL, weights)
     with pytest.raises(ValueError, match=r"PyTorch model to the TensorFlow backend.*shape"):
         convert_archive_bundle(contents, _Recorder("tensorflow"))
+    unet = _archive(tmp_path, "pytorch", SMALL, _random_weights(UNET))
+    with pytest.raises(ValueError, match=r"architecture='cnn'.*unexpected unet_amp_out"):
+        convert_archive_bundle(unet, _Recorder("tensorflow"))
 
 
 def test_a_feature_the_target_lacks_is_reported_with_both_backend_names(tmp_path: Any) -> None:

@@ -153,7 +153,12 @@ def test_builtin_style_zip_holding_the_archive_is_accepted(
 def test_model_that_does_not_match_the_data_is_refused(
     trained: Any, library: PtychoPINNxLibrary, sim_input: Any
 ) -> None:
-    """Bad input: a model whose N or gridsize does not match the data / settings."""
+    """Bad input: a cnn model whose N does not match the data, a gridsize that does not match
+    the settings. A backprop_unet model (the default) runs at the data's N (ARCH-014)."""
+    from ptycho.config.config import ModelConfig
+    from ptycho.weights import expected_weight_shapes
+    from ptycho_reconstructor.execution import resolve_backend
+
     archive, _ = trained(BACKEND)
     tiny_settings(library, BACKEND)
     pinn = library.reconstructor("PINN")
@@ -168,6 +173,16 @@ def test_model_that_does_not_match_the_data_is_refused(
         probe=probe,
         object_shape=(300, 300),
     )
+    output = list(pinn.reconstruct(big))[-1]
+    assert output.product.object_.get_array().shape[-2:] == (300, 300)
+    cnn = ModelConfig(N=64, n_filters_scale=1, architecture="cnn")
+    weights = {
+        name: np.zeros(shape, np.float32) for name, shape in expected_weight_shapes(cnn).items()
+    }
+    api = resolve_backend(BACKEND)
+    bundle = api.bundle_from_weights(cnn, None, weights, probe[32:96, 32:96], 10.0)
+    library.settings.inference.model_path.set_value(Path())
+    library.model_slot.set(bundle, None)
     with pytest.raises(ValueError, match="trained on 64x64 diffraction patterns but these are 128"):
         list(pinn.reconstruct(big))
     library.settings.model.gridsize.set_value(2)

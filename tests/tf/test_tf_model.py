@@ -29,16 +29,19 @@ def _inputs(b: int, n: int, c: int) -> list[np.ndarray]:
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({}, 2_331_772),
-        ({"probe_big": False}, 2_252_026),
-        ({"n_filters_scale": 1}, 585_244),
-        ({"N": 128}, 4_661_212),
+        ({"architecture": "cnn"}, 2_331_772),
+        ({"architecture": "cnn", "probe_big": False}, 2_252_026),
+        ({"architecture": "cnn", "n_filters_scale": 1}, 585_244),
+        ({"architecture": "cnn", "N": 128}, 4_661_212),
+        ({}, 1_796_834),
+        ({"N": 128, "gridsize": 2}, 1_800_296),
     ],
 )
 def test_conv_parameter_counts_equal_the_normative_numbers(
     kwargs: dict[str, object], expected: int
 ) -> None:
-    """Architecture sanity numbers of the common brief (N=64, s_f=2, gridsize 1 unless stated)."""
+    """Architecture sanity numbers (N=64, s_f=2, gridsize 1 unless stated): ARCH-012 for cnn,
+    ARCH-014 for backprop_unet (the same for every N)."""
     config = ModelConfig(**kwargs)
     network = build_model(config, None, _probe(config.N), 30.0)
     assert network.count_params() == expected
@@ -46,7 +49,7 @@ def test_conv_parameter_counts_equal_the_normative_numbers(
 
 def test_weight_names_follow_the_normative_scheme() -> None:
     """Layer/variable names are the normative ones (blocks numbered from 1)."""
-    network = build_model(ModelConfig(), None, _probe(64), 30.0)
+    network = build_model(ModelConfig(architecture="cnn"), None, _probe(64), 30.0)
     paths = {w.path for w in network.weights}
     for name in (
         "encoder_block1_conv1/kernel",
@@ -62,6 +65,26 @@ def test_weight_names_follow_the_normative_scheme() -> None:
         assert name in paths
     kernel = network.training_model.get_layer("encoder_block1_conv2").kernel
     assert tuple(kernel.shape) == (3, 3, 64, 64)
+
+
+def test_backprop_unet_weight_names_follow_the_normative_scheme() -> None:
+    """ARCH-014: unet_* layers, the probe and the scale; the weight set is the layout's."""
+    from ptycho.weights import expected_weight_shapes, keras_weight_names
+
+    config = ModelConfig(gridsize=2)
+    network = build_model(config, None, _probe(64), 30.0)
+    paths = {w.path: tuple(w.shape) for w in network.weights}
+    expected = expected_weight_shapes(config)
+    for name, shape in expected.items():
+        leaf = name.rsplit("/", 1)[-1]
+        path = {
+            "log_intensity_scale": "intensity_scale/log_intensity_scale",
+            "probe_real": "probe_illumination/probe_real",
+            "probe_imag": "probe_illumination/probe_imag",
+        }.get(leaf, name)
+        assert paths[path] == shape, name
+    assert len(paths) == len(expected)
+    assert set(keras_weight_names(network.training_model).values()) == set(paths)
 
 
 @pytest.mark.parametrize("n", [64, 128, 256])

@@ -99,7 +99,7 @@ def test_nan_loss_stops_with_the_epoch_named_and_the_last_good_weights_restored(
     def poison(epoch: int, logs: Any) -> bool:
         network = bundle_holder["network"]
         snapshot["weights"] = network.get_weights()
-        kernel = network.training_model.get_layer("encoder_block1_conv1").kernel
+        kernel = network.training_model.get_layer("unet_down1_conv1").kernel
         kernel.assign(np.full(kernel.shape, np.nan, np.float32))
         return False
 

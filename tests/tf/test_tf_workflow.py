@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,19 @@ def test_api_train_save_load_reconstruct_cycle(
     bundle = components.train(train_raw, _config(tmp_path))
     api.save_bundle(bundle, tmp_path / "wts.h5.zip")
     loaded = api.load_bundle(tmp_path / "wts.h5.zip")
-    inference = InferenceConfig(model=loaded.model_config, neighbor_count=6, batch_size=5)
+    inference = InferenceConfig(
+        model=loaded.model_config, neighbor_count=6, batch_size=5, probe_source="model"
+    )
     recon = api.reconstruct(loaded, test_raw, inference)
     again = api.reconstruct(bundle, test_raw, inference)
     assert recon.on_object_grid and recon.object.shape == test_raw.objectGuess.shape
     np.testing.assert_array_equal(recon.object, again.object)
     np.testing.assert_array_equal(recon.probe, bundle.probe)
+    # the scan's own probe (the default 'auto' for a fixed probe) is the model's up to rounding:
+    # the simulator scales each scan's probe to its photon count, normalisation removes it
+    auto = dataclasses.replace(inference, probe_source="auto")
+    scan_probe = api.reconstruct(loaded, test_raw, auto)
+    np.testing.assert_allclose(scan_probe.object, recon.object, rtol=1e-4, atol=1e-6)
     no_truth = components.load_data(npz_pair[1])
     no_truth.objectGuess = None
     canvas = api.reconstruct(loaded, no_truth, inference)

@@ -14,15 +14,18 @@ from ptycho_torch.nn import DiffractionToObject, PtychoPINNNet, conv_parameter_c
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({}, 2_331_772),
-        ({"probe_big": False}, 2_252_026),
-        ({"n_filters_scale": 1}, 585_244),
-        ({"N": 128}, 4_661_212),
+        ({"architecture": "cnn"}, 2_331_772),
+        ({"architecture": "cnn", "probe_big": False}, 2_252_026),
+        ({"architecture": "cnn", "n_filters_scale": 1}, 585_244),
+        ({"architecture": "cnn", "N": 128}, 4_661_212),
+        ({}, 1_796_834),
+        ({"N": 256, "gridsize": 2}, 1_800_296),
     ],
 )
 def test_conv_parameter_counts_equal_the_normative_numbers(kwargs, expected):
-    """Common brief sanity numbers (N=64, s_f=2, gridsize=1, probe_big, pad_object: 2,331,772;
-    probe_big=False: 2,252,026; s_f=1: 585,244; N=128: 4,661,212)."""
+    """ARCH-012 sanity numbers (cnn, N=64, s_f=2, gridsize=1, probe_big, pad_object: 2,331,772;
+    probe_big=False: 2,252,026; s_f=1: 585,244; N=128: 4,661,212) and ARCH-014 (backprop_unet:
+    1,796,834 at gridsize 1; 1,800,296 at gridsize 2 for any N)."""
     net = PtychoPINNNet(ModelConfig(**kwargs), intensity_scale=1.0)
     assert conv_parameter_count(net) == expected
 
@@ -83,12 +86,32 @@ def test_wrong_input_shape_is_a_clear_error():
 def test_pad_object_output_is_zero_outside_the_centre_without_probe_big():
     """pad_object=True, probe_big=False: the decoders predict only the central N/2 square, so the
     amplitude is exactly zero outside it."""
-    net = PtychoPINNNet(ModelConfig(n_filters_scale=1, probe_big=False), intensity_scale=1.0)
+    config = ModelConfig(n_filters_scale=1, probe_big=False, architecture="cnn")
+    net = PtychoPINNNet(config, intensity_scale=1.0)
     obj, _ = net.objects(torch.rand(2, 1, 64, 64), torch.zeros(2, 1, 2, 1))
     mask = torch.ones(64, 64, dtype=torch.bool)
     mask[16:48, 16:48] = False
     assert float(obj.detach().abs()[:, mask].max()) == 0.0
     assert float(obj.detach().abs()[:, ~mask].min()) > 0.0
+
+
+def test_backprop_unet_object_lives_in_the_centre_and_follows_the_probe():
+    """ARCH-014: the U-Net predicts the central N/2 (zero outside), from the backprojection with
+    the model's probe: another probe gives another object."""
+    from ptycho.probe import normalize_probe
+    from ptycho.simulation import simulate_probe
+
+    disk = normalize_probe(simulate_probe(64, "disk"))
+    net = PtychoPINNNet(ModelConfig(n_filters_scale=1), probe=disk, intensity_scale=1.0)
+    x = torch.rand(2, 1, 64, 64) * 5
+    obj, _ = net.objects(x, torch.zeros(2, 1, 2, 1))
+    mask = torch.ones(64, 64, dtype=torch.bool)
+    mask[16:48, 16:48] = False
+    assert float(obj.detach().abs()[:, mask].max()) == 0.0
+    assert float(obj.detach().abs()[:, ~mask].min()) > 0.0
+    net.set_probe(normalize_probe(simulate_probe(64, "zone_plate")))
+    other, _ = net.objects(x, torch.zeros(2, 1, 2, 1))
+    assert float((other - obj).abs().max()) > 1e-3
 
 
 def test_trainable_flags_set_requires_grad_of_probe_and_scale():

@@ -156,7 +156,7 @@ def test_canonical_weights_round_trip_through_the_conversion_hooks(trained, tiny
     reproduce the network exactly."""
     bundle, _ = trained
     weights = api.weights_of(bundle)
-    assert weights["encoder_block1_conv1/kernel"].shape == (3, 3, 1, 32)
+    assert weights["unet_down1_conv1/kernel"].shape == (3, 3, 2, 16)  # Re, Im of 1 pattern; s_f 1
     rebuilt = api.bundle_from_weights(
         bundle.model_config, bundle.training_config, weights, bundle.probe, bundle.intensity_scale
     )
