@@ -61,6 +61,7 @@ from ptycho.raw_data import RawData
 
 __all__ = [
     "DEFAULT_OVERLAP",
+    "OBJECT_FAMILIES",
     "SimulatedDataset",
     "probe_diameter_px",
     "raster_scan",
@@ -75,6 +76,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: ``simulate_object`` families; the first is the default.
+OBJECT_FAMILIES: tuple[str, ...] = ("mixed", "grains", "siemens")
 #: Default linear overlap ``1 - step / probe_diameter``.
 DEFAULT_OVERLAP = 0.7
 #: Default number of scan positions of :func:`simulate_dataset`.
@@ -168,15 +171,62 @@ def _disks(height: int, width: int, rng: np.random.Generator, count: int) -> np.
     return np.sum(weight * 0.5 * (1.0 - np.tanh((dist - radius) / 1.5)), axis=0)
 
 
+def _grains(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Voronoi polycrystal: per-cell amplitude and phase, edges softened by a 1 px blur."""
+    cell = 12.0
+    count = max(4, round(height * width / (cell * cell)))
+    centres = rng.uniform(0.0, 1.0, size=(count, 2)) * np.array([height, width])
+    from scipy.spatial import cKDTree
+
+    rows, cols = np.mgrid[0:height, 0:width]
+    _, label = cKDTree(centres).query(np.stack([rows.ravel(), cols.ravel()], axis=1))
+    label = label.reshape(height, width)
+    amp = rng.uniform(0.4, 1.0, count)[label]
+    phase = rng.uniform(-1.0, 1.0, count)[label]
+    amp = ndimage.gaussian_filter(amp, 0.7)
+    phase = ndimage.gaussian_filter(phase, 0.7)
+    return (amp * np.exp(1j * phase)).astype(np.complex64)
+
+
+def _siemens_star(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Siemens star with a random spoke count and a weak smooth background."""
+    spokes = int(rng.integers(16, 41))
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+    cy = height / 2.0 + rng.uniform(-0.05, 0.05) * height
+    cx = width / 2.0 + rng.uniform(-0.05, 0.05) * width
+    radius = np.hypot(rows - cy, cols - cx)
+    angle = np.arctan2(rows - cy, cols - cx) + rng.uniform(0.0, 2.0 * np.pi)
+    outer = 0.45 * min(height, width)
+    inside = 0.5 * (1.0 - np.tanh((radius - outer) / 1.0))
+    centre = 0.5 * (1.0 - np.tanh((radius - 0.06 * outer) / 1.0))
+    spoke = 0.5 * (1.0 + np.tanh(3.0 * np.sin(spokes * angle)))
+    material = np.clip(inside * spoke + centre, 0.0, 1.0)
+    material = ndimage.gaussian_filter(material, 0.6)
+    background = 0.1 * _normalise01(_blobs(height, width, rng))
+    amp = 1.0 - 0.4 * material - background
+    phase = 0.8 * material + background
+    return (amp * np.exp(1j * phase)).astype(np.complex64)
+
+
 def simulate_object(
-    size_px: int | tuple[int, int], seed: SeedLike | np.random.Generator = 0
+    size_px: int | tuple[int, int],
+    seed: SeedLike | np.random.Generator = 0,
+    family: str = "mixed",
 ) -> np.ndarray:
     """Structured complex test object with amplitude and phase.
 
-    ``amp = 1 - 0.7 * norm(0.6 L + 0.25 B_a + 0.15 D_a)`` in ``[0.3, 1.0]`` and
-    ``phase = 2 * norm(0.5 L + 0.3 B_p + 0.4 D_p) - 1`` in ``[-1, 1]`` rad, where ``L`` is the
-    lines texture, ``B`` smooth random blobs, ``D`` soft-edged disks (independent draws for amp
-    and phase) and ``norm`` maps to ``[0, 1]`` by min/max.
+    Families (:data:`OBJECT_FAMILIES`):
+
+    * ``'mixed'`` (default): ``amp = 1 - 0.7 * norm(0.6 L + 0.25 B_a + 0.15 D_a)`` in
+      ``[0.3, 1.0]`` and ``phase = 2 * norm(0.5 L + 0.3 B_p + 0.4 D_p) - 1`` in ``[-1, 1]`` rad,
+      where ``L`` is the lines texture, ``B`` smooth random blobs, ``D`` soft-edged disks
+      (independent draws for amp and phase) and ``norm`` maps to ``[0, 1]`` by min/max.
+    * ``'grains'``: a polycrystal: Voronoi cells (mean cell diameter about 12 px) with edges
+      softened over about 1 px, each with its own amplitude in ``[0.4, 1.0]`` and phase in
+      ``[-1, 1]`` rad (independent); no lines, no smooth blobs.
+    * ``'siemens'``: a Siemens star (16 to 40 spokes, centred, outer radius 0.45 of the smaller
+      side, a solid central disk) of amplitude 0.6 and phase 0.8 rad on 1.0 / 0 rad, with a weak
+      smooth background: a test pattern like the real scan of ``../shared/data``.
 
     Parameters
     ----------
@@ -184,6 +234,8 @@ def simulate_object(
         Object shape (at least 8 px each way).
     seed : int, SeedSequence or Generator
         Randomness; the same seed gives the same object.
+    family : str
+        One of :data:`OBJECT_FAMILIES`.
 
     Returns
     -------
@@ -195,7 +247,15 @@ def simulate_object(
         height, width = (int(s) for s in size_px)
     if height < 8 or width < 8:
         raise ValueError(f"object size must be at least 8 x 8 pixels, got {height} x {width}")
+    if family not in OBJECT_FAMILIES:
+        raise ValueError(
+            f"object family must be one of {', '.join(OBJECT_FAMILIES)}, got {family!r}"
+        )
     rng = _generator(seed)
+    if family == "grains":
+        return _grains(height, width, rng)
+    if family == "siemens":
+        return _siemens_star(height, width, rng)
     lines = _normalise01(_lines_image(height, width, rng))
     n_disks = int(rng.integers(4, 8))
     amp_mix = (
@@ -493,6 +553,7 @@ def simulate_dataset(
     step_px: float | None = None,
     probe: np.ndarray | None = None,
     keep_counts: bool = True,
+    object_family: str = "mixed",
 ) -> SimulatedDataset:
     """Simulate a noisy far-field ptychography scan with ground truth.
 
@@ -523,6 +584,8 @@ def simulate_dataset(
         Probe shape to use instead of :func:`simulate_probe` (it is rescaled to ``nphotons``).
     keep_counts : bool
         Keep the integer counts in ``.counts``.
+    object_family : str
+        Object family (:func:`simulate_object`).
 
     Returns
     -------
@@ -591,7 +654,7 @@ def simulate_dataset(
     x = np.clip(x, n / 2.0, width - n / 2.0 - 1.0)
     y = np.clip(y, n / 2.0, height - n / 2.0 - 1.0)
 
-    obj = simulate_object((height, width), ss_obj)
+    obj = simulate_object((height, width), ss_obj, family=object_family)
     raw, probe_scaled, counts = _dataset_from_arrays(
         obj, probe_shape, x, y, float(nphotons), np.random.default_rng(ss_noise)
     )
@@ -603,6 +666,7 @@ def simulate_dataset(
         "mean_counts_per_pattern": mean_counts,
         "seed": int_seed,
         "probe_kind": probe_kind if probe is None else "given",
+        "object_family": object_family,
         "probe_diameter_px": diameter,
         "scan": scan,
         "step_px": step,

@@ -49,6 +49,16 @@ def describe_bundle(bundle: ModelBundle) -> str:
     )
 
 
+def _pretrained_archive() -> Path | None:
+    """The pretrained model that ships with ptychopinn, or None when it is not installed."""
+    from ptycho.pretrained import archive_path
+
+    try:
+        return archive_path()
+    except FileNotFoundError:
+        return None
+
+
 def _same_path(a: Path | None, b: Path | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -73,6 +83,7 @@ class ModelSlot(Observable):
         self._lock = threading.RLock()
         self._bundle: ModelBundle | None = None
         self._path: Path | None = None
+        self._pretrained = False
         self._unpacked: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -88,12 +99,15 @@ class ModelSlot(Observable):
             return self._bundle
 
     def is_loaded(self) -> bool:
-        """True when a model is in memory or ``ModelPath`` names an existing file or directory."""
+        """True when a model is in memory, ``ModelPath`` names an existing file or directory, or
+        the pretrained model that ships with ptychopinn is installed (used when neither)."""
         with self._lock:
             if self._bundle is not None:
                 return True
         path = model_path_from_settings(self._settings)
-        return path is not None and (path.is_file() or (path / _ARCHIVE_NAME).is_file())
+        if path is None:
+            return _pretrained_archive() is not None
+        return path.is_file() or (path / _ARCHIVE_NAME).is_file()
 
     def describe(self) -> str:
         """Human-readable state for the GUI."""
@@ -104,6 +118,8 @@ class ModelSlot(Observable):
         path = model_path_from_settings(self._settings)
         if path is not None:
             return f"not loaded yet: {path} (loaded on the next run)"
+        if _pretrained_archive() is not None:
+            return "the pretrained model (ships with ptychopinn; train or load one to replace it)"
         return "no model loaded (train one, or Load Model...)"
 
     def load(self, path: Path) -> ModelBundle:
@@ -136,6 +152,7 @@ class ModelSlot(Observable):
             self._unpacked = unpacked
             self._bundle = bundle
             self._path = source
+            self._pretrained = False
         self._set_model_path(source)
         self.notify_observers()
         return bundle
@@ -145,6 +162,7 @@ class ModelSlot(Observable):
         with self._lock:
             self._bundle = bundle
             self._path = None if path is None else Path(path)
+            self._pretrained = False
         if path is not None:
             self._set_model_path(Path(path))
         self.notify_observers()
@@ -174,6 +192,9 @@ class ModelSlot(Observable):
         if bundle is not None and (setting is None or _same_path(setting, path)):
             if bundle.backend == backend:
                 return bundle
+            pretrained = _pretrained_archive() if self._pretrained else None
+            if pretrained is not None:
+                return self._load_pretrained(pretrained)
             if path is None:
                 raise RuntimeError(
                     f"the loaded model runs on the {bundle.backend} backend but "
@@ -184,10 +205,27 @@ class ModelSlot(Observable):
             return self.load(path)
         if setting is not None:
             return self.load(setting)
+        pretrained = _pretrained_archive()
+        if pretrained is not None:
+            return self._load_pretrained(pretrained)
         raise RuntimeError(
             "no PtychoPINNx model is loaded: train one (Train), load one (Load Model...), or set "
             "PtychoPINNxInference.ModelPath to a wts.h5.zip archive"
         )
+
+    def _load_pretrained(self, archive: Path) -> ModelBundle:
+        """Load the shipped model without writing its path into ``ModelPath`` (the user's INI
+        file should not point into site-packages)."""
+        from ptycho_reconstructor.execution import load_bundle
+
+        bundle = load_bundle(archive, self._settings.backend)
+        logger.info("no model given: using the pretrained %s", describe_bundle(bundle))
+        with self._lock:
+            self._bundle = bundle
+            self._path = None
+            self._pretrained = True
+        self.notify_observers()
+        return bundle
 
     def _archive_in(
         self, source: Path

@@ -25,6 +25,7 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,9 @@ def state_dict_bytes(network: torch.nn.Module) -> bytes:
     return save(tensors, metadata={"format": "pt", "producer": "ptychopinn"})
 
 
-def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
+def save_bundle(
+    bundle: ModelBundle, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``bundle`` as a ``wts.h5.zip`` archive (atomic; design D6).
 
     Parameters
@@ -70,6 +73,8 @@ def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
         A PyTorch bundle whose ``network`` is a :class:`~ptycho_torch.nn.PtychoPINNNet`.
     path : path-like
         The archive file, or a directory (then ``<dir>/wts.h5.zip``).
+    extra : mapping, optional
+        More JSON-safe manifest entries (e.g. the pretrained model's recipe and evaluation).
 
     Returns
     -------
@@ -91,6 +96,7 @@ def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
             "weights_format": "safetensors",
             "torch_version": torch.__version__,
             "state_dict_keys": sorted(bundle.network.state_dict().keys()),
+            **(dict(extra) if extra else {}),
         },
     )
     return write_archive(

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-infer``."""
-    from ptycho.config.config import InferenceConfig
+    from ptycho.config.config import PROBE_SOURCES, InferenceConfig
 
     d = InferenceConfig()
     p = argparse.ArgumentParser(
@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model_path",
         type=Path,
-        required=True,
-        help="model archive (wts.h5.zip) or the directory holding it",
+        default=None,
+        help="model archive (wts.h5.zip) or the directory holding it; default: the pretrained "
+        "model that ships with ptychopinn (ptycho/pretrained/MODEL_CARD.md)",
     )
     p.add_argument("--test_data_file", type=Path, required=True, help="scan to reconstruct (NPZ)")
     p.add_argument(
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         choices=(64, 128, 256),
-        help="pattern size; default: the model's (must match the data)",
+        help="pattern size, checked against the data (a backprop_unet model runs at any N)",
     )
     p.add_argument(
         "--gridsize",
@@ -111,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also refine the probe during --refine_iterations",
     )
     p.add_argument(
+        "--probe_source",
+        choices=PROBE_SOURCES,
+        default=d.probe_source,
+        help="probe the network backprojects with and refinement starts from: the scan's "
+        "('data'), the model's ('model'), or 'auto' (the model's when it was learned in "
+        "training, else the scan's)",
+    )
+    p.add_argument(
         "--log_level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -137,15 +146,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reconstruct_with_backend,
     )
 
-    archive = Path(args.model_path)
+    if args.model_path is None:
+        from ptycho.pretrained import archive_path
+
+        archive = archive_path()
+        logger.info("no --model_path: using the pretrained model %s", archive)
+    else:
+        archive = Path(args.model_path)
     raw = components.load_data(args.test_data_file)
     # An archive of the other backend is converted (the layers match one to one).
     bundle = load_inference_bundle_with_backend(archive, backend=args.backend)
     model = bundle.model_config
-    if args.N is not None and args.N != model.N:
+    if args.N is not None and args.N != raw.N:
         raise ValueError(
-            f"--N {args.N} differs from the model's N={model.N}; omit --N or use a model "
-            f"trained with N={args.N}"
+            f"--N {args.N} differs from the scan's {raw.N}x{raw.N} patterns; omit --N (it is "
+            "taken from the data)"
+        )
+    if raw.N != model.N and model.architecture != "backprop_unet":
+        raise ValueError(
+            f"the scan's patterns are {raw.N}x{raw.N} but the model ({model.architecture}) was "
+            f"trained with N={model.N}; use a model trained on {raw.N}x{raw.N} patterns"
         )
     if args.gridsize is not None and args.gridsize != model.gridsize:
         raise ValueError(
@@ -165,6 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         batch_size=args.batch_size,
         refine_iterations=args.refine_iterations,
         refine_probe=args.refine_probe,
+        probe_source=args.probe_source,
     )
     recon = reconstruct_with_backend(bundle, raw, config, M=args.stitch_crop)
     network_metrics = None

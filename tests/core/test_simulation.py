@@ -10,6 +10,7 @@ from ptycho.physics.forward import far_field_amplitude, illuminate
 from ptycho.physics.shift import extract_patches
 from ptycho.raw_data import RawData
 from ptycho.simulation import (
+    OBJECT_FAMILIES,
     SimulatedDataset,
     probe_diameter_px,
     raster_scan,
@@ -246,3 +247,31 @@ def test_a_seed_sequence_can_be_reused() -> None:
     b = simulate_dataset(N=64, n_positions=9, nphotons=1e4, seed=ss)
     assert a.raw.diff3d.tobytes() == b.raw.diff3d.tobytes()
     assert a.seed is None and a.info["seed"] is None
+
+
+@pytest.mark.parametrize("family", OBJECT_FAMILIES)
+def test_every_object_family_is_seeded_structured_and_in_range(family: str) -> None:
+    """Object families (the pretrained model's training and held-out test data): seeded, finite,
+    amplitude in (0, 1], phase within [-1, 1] rad, and with structure in both."""
+    a = simulate_object((96, 80), seed=7, family=family)
+    b = simulate_object((96, 80), seed=7, family=family)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (96, 80) and a.dtype == np.complex64
+    amp, phase = np.abs(a), np.angle(a)
+    assert 0.0 < amp.min() and amp.max() <= 1.0 + 1e-6
+    assert -1.0 - 1e-6 <= phase.min() and phase.max() <= 1.0 + 1e-6
+    assert amp.std() > 0.05 and phase.std() > 0.05
+    assert not np.array_equal(a, simulate_object((96, 80), seed=8, family=family))
+
+
+def test_object_families_differ_and_unknown_family_is_refused() -> None:
+    mixed = simulate_object(64, seed=1)
+    grains = simulate_object(64, seed=1, family="grains")
+    assert not np.allclose(mixed, grains)
+    with pytest.raises(ValueError, match="object family must be one of mixed, grains, siemens"):
+        simulate_object(64, seed=1, family="cells")
+
+
+def test_dataset_records_its_object_family() -> None:
+    ds = simulate_dataset(N=64, n_positions=16, seed=3, object_family="siemens")
+    assert ds.info["object_family"] == "siemens"
