@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_quality.py embedded   # simulated data with ground truth
     .venv/bin/python benchmarks/bench_quality.py siemens    # the real Siemens-star scan
+    .venv/bin/python benchmarks/bench_quality.py ttq        # time to quality on a new scan
 
 ``embedded``: the embedded simulated data (N=64, 1e6 photons, a training scan and a held-out
 test scan of another object, ``--positions`` each). Two PINNs are trained at gridsize 2 for
@@ -19,6 +20,14 @@ it is and with refinement (probe refined too); without ground truth the spokes a
 median; noise gives about 3; a star gives the same harmonic, its spoke count, at every radius,
 while tiling artefacts of a poorly trained network give high ratios at inconsistent harmonics).
 A PNG lands in ``--output_dir``.
+
+``ttq`` (time to quality): a held-out simulated scan (``--family``, ``--probe``, 512 positions,
+1e6 photons) is refined from a flat object and from the network's prediction (``--model``,
+default the pretrained model that ships with the package) for 0, 5, 10, ... iterations; for
+each the phase SSIM over the scanned region and over its well-lit core (the region shrunk by
+N/4 = 16 px) is printed with the seconds (network prediction and stitching included for the
+network start, one thread), and the iterations and seconds to reach phase SSIM 0.7 (region)
+and 0.9 (core) of both starts and their ratio.
 
 Thread pools are pinned with ``--threads`` (default 2); times are wall-clock seconds.
 """
@@ -40,7 +49,12 @@ SIEMENS = REPO.parent / "shared" / "data" / "siemens-star-small.npz.bz2"
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("dataset", choices=("embedded", "siemens"))
+    p.add_argument("dataset", choices=("embedded", "siemens", "ttq"))
+    p.add_argument("--model", type=Path, default=None, help="ttq, siemens: model archive "
+                   "('pretrained' = the shipped model; ttq default); siemens without it trains "
+                   "on the scan itself")
+    p.add_argument("--family", default="mixed", help="ttq: object family of the scan")
+    p.add_argument("--probe", default="disk", help="ttq: probe kind of the scan")
     p.add_argument("--threads", type=int, default=2, help="intra/inter-op and OMP threads")
     p.add_argument("--backend", default="tensorflow", choices=("tensorflow", "pytorch"))
     p.add_argument("--positions", type=int, default=512, help="embedded: positions per scan")
@@ -140,9 +154,21 @@ def siemens(args: argparse.Namespace) -> None:
     if not SIEMENS.is_file():
         raise SystemExit(f"the real scan is not there: {SIEMENS}")
     raw = load_tike_npz(SIEMENS)
-    print(f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}, {args.epochs} epochs, "
-          f"{args.backend}")
-    bundle = _train(raw, args, raw.N, 1, True)
+    if args.model is not None:
+        from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
+
+        model = args.model
+        if str(model) == "pretrained":
+            from ptycho.pretrained import archive_path
+
+            model = archive_path()
+        bundle = load_inference_bundle_with_backend(model, backend=args.backend)
+        print(f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}; model {model} (trained "
+              f"at N={bundle.N}, never on this scan), {args.backend}")
+    else:
+        print(f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}, {args.epochs} epochs, "
+              f"{args.backend}")
+        bundle = _train(raw, args, raw.N, 1, True)
     cx, cy = float(raw.xcoords.mean()), float(raw.ycoords.mean())
     radii = (60.0, 90.0, 120.0)
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -165,11 +191,90 @@ def siemens(args: argparse.Namespace) -> None:
     print(f"figure: {png}")
 
 
+#: ttq: refinement iterations sampled.
+TTQ_ITERATIONS = (0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 130, 160, 200)
+
+
+def time_to_quality(args: argparse.Namespace) -> None:
+    from ptycho.config.config import InferenceConfig
+    from ptycho.metrics import compare, scanned_roi
+    from ptycho.refine import refine_object
+    from ptycho.simulation import simulate_dataset
+    from ptycho.workflows.backend_selector import (
+        load_inference_bundle_with_backend,
+        reconstruct_with_backend,
+    )
+
+    if args.model is None:
+        from ptycho.pretrained import archive_path
+
+        args.model = archive_path()
+    scan = simulate_dataset(
+        N=64, n_positions=512, nphotons=1e6, seed=4242, probe_kind=args.probe,
+        object_family=args.family,
+    )
+    raw, truth = scan.raw, scan.object
+    region = scanned_roi(raw.xcoords, raw.ycoords, 64, truth.shape, margin=8)
+    core = scanned_roi(raw.xcoords, raw.ycoords, 64, truth.shape, margin=16)
+    bundle = load_inference_bundle_with_backend(args.model, backend=args.backend)
+    config = InferenceConfig(model=bundle.model_config, backend=args.backend)
+    reconstruct_with_backend(bundle, raw, config)  # warm-up (graph building, caches)
+    start = time.perf_counter()
+    network = reconstruct_with_backend(bundle, raw, config)
+    predict_seconds = time.perf_counter() - start
+    from ptycho.probe import normalize_probe
+
+    probe = normalize_probe(raw.probeGuess)
+    starts = {
+        "flat object": (np.ones_like(truth), 0.0),
+        "network": (network.object, predict_seconds),
+    }
+    print(f"ttq: {args.family}/{args.probe} scan, 512 positions, {args.backend} model "
+          f"{args.model}; network prediction {predict_seconds:.2f} s")
+    targets = {}
+    for name, (obj0, offset) in starts.items():
+        filled = np.array(obj0, dtype=np.complex64)
+        empty = filled == 0
+        if empty.any() and not empty.all():
+            filled[empty] = filled[~empty].mean()
+        reached: dict[str, tuple[int, float] | None] = {"0.7 region": None, "0.9 core": None}
+        for iterations in TTQ_ITERATIONS:
+            t0 = time.perf_counter()
+            obj = filled if iterations == 0 else refine_object(
+                filled, probe, raw.diff3d, raw.xcoords, raw.ycoords, iterations=iterations
+            ).object
+            seconds = offset + time.perf_counter() - t0
+            m_region, m_core = compare(obj, truth, region), compare(obj, truth, core)
+            print(
+                f"  {name:<12} {iterations:4d} it {seconds:6.2f} s: amp "
+                f"{m_region['amp_ssim']:.3f} phase {m_region['phase_ssim']:.3f} "
+                f"(core {m_core['phase_ssim']:.3f})",
+                flush=True,
+            )
+            if reached["0.7 region"] is None and m_region["phase_ssim"] >= 0.7:
+                reached["0.7 region"] = (iterations, seconds)
+            if reached["0.9 core"] is None and m_core["phase_ssim"] >= 0.9:
+                reached["0.9 core"] = (iterations, seconds)
+        targets[name] = reached
+    for goal in ("0.7 region", "0.9 core"):
+        flat, net = targets["flat object"][goal], targets["network"][goal]
+        text = " / ".join(
+            f"{n}: {'not reached' if r is None else f'{r[0]} it, {r[1]:.2f} s'}"
+            for n, r in (("flat", flat), ("network", net))
+        )
+        ratio = ""
+        if flat and net and flat[0]:
+            ratio = f"; iterations ratio {net[0] / flat[0]:.2f}, time ratio {net[1] / flat[1]:.2f}"
+        print(f"phase SSIM {goal}: {text}{ratio}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     _setup(args.threads)
     if args.dataset == "embedded":
         embedded(args)
+    elif args.dataset == "ttq":
+        time_to_quality(args)
     else:
         siemens(args)
     return 0

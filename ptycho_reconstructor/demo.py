@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import configparser
 import logging
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,19 +68,39 @@ def _settings(args: argparse.Namespace, refine_iterations: int = 0) -> configpar
     return ini
 
 
+#: Lines of the Ptychodus log that the demo echoes while it waits (per-epoch progress).
+_PROGRESS = re.compile(r"(epoch \d+/\d+: .*)$")
+
+
 def _ptychodus(mode: str, in_dir: Path, out_dir: Path, settings: Path, log: Path) -> float:
-    """Run the stock ``ptychodus -b MODE`` command; return its wall time in seconds."""
+    """Run the stock ``ptychodus -b MODE`` command; return its wall time in seconds.
+
+    Everything it prints goes to ``log``; its per-epoch lines (epoch k/n, losses, time elapsed
+    and left) are echoed as they come, so a long training never runs in silence.
+    """
     executable = shutil.which("ptychodus") or str(Path(sys.executable).with_name("ptychodus"))
     command = [executable, "-b", mode, "-i", str(in_dir), "-o", str(out_dir), "-s", str(settings)]
     logger.info("running %s", " ".join(command))
     start = time.perf_counter()
-    with open(log, "w") as handle:
-        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with (
+        open(log, "w") as handle,
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            handle.write(line)
+            match = _PROGRESS.search(line.rstrip())
+            if match:
+                print(f"      {match.group(1)}", flush=True)
+        returncode = process.wait()
     elapsed = time.perf_counter() - start
-    if result.returncode != 0:
+    if returncode != 0:
         tail = log.read_text()[-3000:]
         raise RuntimeError(
-            f"ptychodus -b {mode} failed (exit {result.returncode}); log {log}:\n{tail}"
+            f"ptychodus -b {mode} failed (exit {returncode}); log {log}:\n{tail}"
         )
     return elapsed
 

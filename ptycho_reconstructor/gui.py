@@ -31,7 +31,9 @@ from ptycho_reconstructor.reconstructors import MODEL_FILE_FILTER
 from ptycho_reconstructor.settings import (
     ACCELERATOR_CHOICES,
     AMP_ACTIVATION_CHOICES,
+    ARCHITECTURE_CHOICES,
     BACKEND_CHOICES,
+    PROBE_SOURCE_CHOICES,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +163,14 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
 
         group = "Model"
         m = s.model
+        builder.add_combo_box(
+            m.architecture,
+            ARCHITECTURE_CHOICES,
+            "Architecture:",
+            tool_tip="backprop_unet: each pattern backprojected with the probe, then a U-Net "
+            "(runs at any N, with the scan's probe); cnn: the original encoder-decoder.",
+            group=group,
+        )
         builder.add_spin_box(
             m.gridsize,
             "Grid Size:",
@@ -271,6 +281,14 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             i.refine_probe,
             "Refine Probe",
             tool_tip="Refine the probe too (use when the probe is only a guess).",
+            group=group,
+        )
+        builder.add_combo_box(
+            i.probe_source,
+            PROBE_SOURCE_CHOICES,
+            "Probe Source:",
+            tool_tip="Probe the network backprojects with and refinement starts from: auto = "
+            "the scan's, or the model's when it learned its probe; data; model.",
             group=group,
         )
         widget = builder.build_widget()

@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,7 @@ __all__ = [
     "PtychoPINNxTrainableReconstructor",
     "check_model_matches",
     "infer_product",
+    "progress_note",
 ]
 
 #: Qt file filter of model archives (``get_model_file_filter``).
@@ -133,6 +135,12 @@ def check_model_matches(
             f"the scan has {n_positions} positions but GridSize {bundle.gridsize} needs at "
             f"least {c} per group; use a model with a smaller GridSize"
         )
+
+
+def progress_note(elapsed: float, done: int, goal: int) -> str:
+    """``'12 s elapsed, about 34 s left'`` after ``done`` of ``goal`` equal steps."""
+    left = elapsed / max(done, 1) * max(goal - done, 0)
+    return f"{elapsed:.0f} s elapsed, about {left:.0f} s left"
 
 
 def _probe_was_learned(bundle: ModelBundle) -> bool:
@@ -346,6 +354,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
         training_loss: list[LossValue] = []
         validation_loss: list[LossValue] = []
         completed = False
+        started = time.perf_counter()
         try:
             with _reported(self._log, f"{self._name} training"):
                 for report in run:
@@ -355,10 +364,11 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
                     if "val_loss" in report.logs:
                         validation_loss.append(LossValue(done, report.logs["val_loss"]))
                     self._log.info(
-                        "epoch %d/%d: %s",
-                        report.epoch + 1,
+                        "epoch %d/%d: %s (%s)",
+                        done,
                         self._goal,
                         ", ".join(f"{k}={v:.6g}" for k, v in sorted(report.logs.items())),
+                        progress_note(time.perf_counter() - started, done, self._goal),
                     )
                     yield TrainOutput(
                         training_loss=list(training_loss),

@@ -46,6 +46,10 @@ def test_demo_runs_the_whole_mission_and_reports_quality(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
         assert step in result.stdout
+    # issue 11: the training's per-epoch progress is streamed while it runs
+    for epoch in ("epoch 1/2: ", "epoch 2/2: "):
+        line = next((s for s in result.stdout.splitlines() if epoch in s), "")
+        assert "loss=" in line and "s elapsed, about" in line, result.stdout[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert Path(summary["product"]).is_file() and Path(summary["png"]).is_file()
     assert (out / "model" / "wts.h5.zip").is_file()
