@@ -289,10 +289,12 @@ class PtychoDataContainer:
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str]) -> PtychoDataContainer:
         """Read a container written by :meth:`to_npz` (no pickle)."""
+        from ptycho.npy_io import open_npz
+
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"container file not found: {p}")
-        with np.load(p, allow_pickle=False) as f:
+        with open_npz(p, what="container NPZ", fix="write it with PtychoDataContainer.to_npz") as f:
             missing = [
                 k for k in ("X", "coords_nominal", "global_offsets", "probe") if k not in f.files
             ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from ptycho.atomic import atomic_savez
 from ptycho.grouping import SeedLike, group_positions
 from ptycho.loader import normalize_diffraction
+from ptycho.npy_io import npz_array, open_npz
 from ptycho.probe import as_probe_modes
 
 __all__ = ["RawData", "as_amplitude", "inpaint_bad_pixels", "relative_coords"]
@@ -34,6 +34,44 @@ logger = logging.getLogger(__name__)
 
 #: NPZ keys that :meth:`RawData.from_file` requires (``diff3d`` may be spelt ``diffraction``).
 REQUIRED_KEYS = ("xcoords", "ycoords", "diff3d", "probeGuess")
+#: Optional NPZ key saying how ``diff3d`` is laid out: ``'MNN'`` (the default) or ``'NNM'`` (the
+#: legacy layout, transposed on reading). Needed only when M == N (DATA-001, HARD-016).
+LAYOUT_KEY = "diff3d_layout"
+LAYOUTS = ("MNN", "NNM")
+_NPZ_FIX = "write it with numpy.savez or RawData.to_file"
+
+
+def _apply_layout(
+    diff: np.ndarray | None, layout: np.ndarray | None, m: int, path: Path
+) -> np.ndarray | None:
+    """Read ``diff3d`` as ``diff3d_layout`` says; warn when an (N, N, N) array is ambiguous.
+
+    A legacy ``(N, N, M)`` array with ``M == N`` cannot be told from ``(M, N, N)`` by its shape:
+    without ``diff3d_layout`` it is read as ``(M, N, N)`` with a WARNING (HARD-016).
+    """
+    if diff is None:
+        return None
+    if layout is not None:
+        name = str(layout.item()) if layout.ndim == 0 and layout.dtype.kind in "US" else None
+        if name not in LAYOUTS:
+            raise ValueError(
+                f"{path}: {LAYOUT_KEY} must be the string 'MNN' or 'NNM', got {layout!r}"
+            )
+        if name == "NNM":
+            if diff.ndim != 3:
+                raise ValueError(f"{path}: {LAYOUT_KEY}='NNM' needs a 3-D diff3d, got {diff.shape}")
+            logger.info("%s: diff3d is stored (N, N, M); transposed to (M, N, N)", path)
+            return np.transpose(diff, (2, 0, 1))
+        return diff
+    if diff.ndim == 3 and diff.shape[0] == diff.shape[1] == diff.shape[2] == m:
+        logger.warning(
+            "%s: diff3d has shape %s with as many positions as pixels per side, so its layout "
+            "cannot be checked: it is read as (M, N, N). If it is the legacy (N, N, M) layout, "
+            "store np.transpose(diff3d, (2, 0, 1)), or add %s='NNM' to the NPZ (add "
+            "%s='MNN' to silence this warning)",
+            path, diff.shape, LAYOUT_KEY, LAYOUT_KEY,
+        )
+    return diff
 
 
 def _first_bad(mask: np.ndarray) -> str:
@@ -405,24 +443,16 @@ class RawData:
 
         Required keys: ``xcoords``, ``ycoords``, ``diff3d`` (alias ``diffraction``),
         ``probeGuess``. Optional: ``xcoords_start``, ``ycoords_start``, ``objectGuess``,
-        ``scan_index``, ``Y`` (used only when its first axis equals M), ``bad_pixels``.
-        Pickled entries such as ``_metadata`` are skipped.
+        ``scan_index``, ``Y`` (used only when its first axis equals M), ``bad_pixels``,
+        ``diff3d_layout`` (``'MNN'`` or ``'NNM'``, HARD-016). Pickled entries such as
+        ``_metadata`` are skipped. A file that is not an NPZ archive, or a damaged or pickled
+        key, is a ``ValueError`` that names the file (never NumPy's text suggesting
+        ``allow_pickle``, HARD-003).
         """
         p = Path(path)
         if not p.is_file():
             raise FileNotFoundError(f"dataset file not found: {p}")
-        try:
-            npz = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(
-                f"{p} is not a readable NPZ dataset ({exc}); write it with "
-                "numpy.savez or RawData.to_file"
-            ) from exc
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(
-                f"{p} holds a single array, not an NPZ dataset with named keys "
-                "(xcoords, ycoords, diff3d, probeGuess, ...)"
-            )
+        npz = open_npz(p, what="NPZ dataset", fix=_NPZ_FIX)
         with npz as f:
             keys = set(f.files)
             diff_key = (
@@ -441,21 +471,14 @@ class RawData:
                 )
 
             def get(key: str) -> np.ndarray | None:
-                if key not in keys:
-                    return None
-                try:
-                    return f[key]
-                except ValueError as exc:
-                    raise ValueError(
-                        f"{p}: key {key!r} holds a pickled object, which is never loaded; store "
-                        "it as a plain numeric array"
-                    ) from exc
+                return npz_array(f, key, str(p)) if key in keys else None
 
             if "_metadata" in keys:
                 logger.debug("%s: skipping pickled '_metadata' entry", p)
             xcoords = get("xcoords")
             diff = get(diff_key)
             m = int(np.shape(xcoords)[0]) if np.ndim(xcoords) == 1 else -1
+            diff = _apply_layout(diff, get(LAYOUT_KEY), m, p)
             y_arr = get("Y")
             if y_arr is not None and (y_arr.ndim < 1 or y_arr.shape[0] != m):
                 logger.warning(
@@ -485,7 +508,8 @@ class RawData:
 
         ``diff3d`` is written as float32 amplitude; ``probeGuess`` as ``(N, N)`` for one mode or
         ``(modes, N, N)`` for several. ``objectGuess``, ``Y`` and ``bad_pixels`` are written when
-        present.
+        present, and ``diff3d_layout = 'MNN'`` when M == N (so that reading it back does not warn
+        about an ambiguous layout).
         """
         arrays: dict[str, np.ndarray] = {
             "xcoords": self.xcoords,
@@ -502,6 +526,8 @@ class RawData:
             arrays["Y"] = self.Y
         if self.bad_pixels is not None:
             arrays["bad_pixels"] = self.bad_pixels
+        if self.diff3d.shape[0] == self.N:  # M == N: say which layout it is (HARD-016)
+            arrays[LAYOUT_KEY] = np.array("MNN")
         atomic_savez(Path(path), arrays)
 
     # --- grouping ----------------------------------------------------------------------------

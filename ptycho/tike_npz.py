@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptycho.npy_io import npz_array, open_npz
 from ptycho.raw_data import RawData
 
 __all__ = ["load_tike_npz"]
@@ -56,14 +57,15 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             with bz2.open(path, "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=1 << 20)
             return _read_arrays(target)
-    with np.load(path, allow_pickle=False) as data:
+    fix = "pass the tike scan file (.npz or .npz.bz2)"
+    with open_npz(path, what="tike-style NPZ", fix=fix) as data:
         missing = [k for k in ("data", "scan", "probe") if k not in data.files]
         if missing:
             raise ValueError(
                 f"{path} is not a tike-style NPZ: missing {', '.join(missing)} (it has "
                 f"{', '.join(data.files) or 'no arrays'})"
             )
-        return {k: np.array(data[k]) for k in ("data", "scan", "probe")}
+        return {k: npz_array(data, k, str(path)) for k in ("data", "scan", "probe")}
 
 
 def load_tike_npz(

@@ -13,7 +13,6 @@ import argparse
 import logging
 import math
 import sys
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,15 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_npz(path: Path, what: str) -> Any:
+    from ptycho.npy_io import open_npz
+
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable NPZ file ({exc})") from exc
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} holds a single array; save it with numpy.savez(path, object=...)")
-    return data
+    return open_npz(path, what="NPZ file", fix="save it with numpy.savez(path, object=...)")
 
 
 def _as_image(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
