@@ -28,6 +28,7 @@ __all__ = [
     "BackendAPI",
     "EpochCallback",
     "ModelBundle",
+    "TrainingInterrupted",
 ]
 
 #: The backend names accepted everywhere (configs, CLIs, adapter settings, archives).
@@ -83,6 +84,39 @@ class ModelBundle:
     def epochs_trained(self) -> int:
         """Number of epochs recorded in :attr:`history`."""
         return len(self.history.get("loss", []))
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was interrupted by Ctrl-C (SIGINT) (``specs/hardening.md`` HARD-010).
+
+    Both backends' ``train`` raise it instead of a bare ``KeyboardInterrupt``, with the weights of
+    the last *finished* epoch restored. It is a ``KeyboardInterrupt``, so code that does not know
+    it still treats it as one.
+
+    Attributes
+    ----------
+    epochs_completed : int
+        Epochs that finished before the interrupt.
+    bundle : ModelBundle or None
+        The model after the last finished epoch, with the history of the finished epochs; None
+        when no epoch finished.
+    history : dict[str, list[float]]
+        The history of the finished epochs.
+    saved : dict[str, Path]
+        What a caller saved of it (the CLIs fill it: ``archive``, ``history`` ...).
+    """
+
+    def __init__(
+        self,
+        epochs_completed: int,
+        bundle: ModelBundle | None = None,
+        history: Mapping[str, list[float]] | None = None,
+    ) -> None:
+        super().__init__(f"training interrupted after {epochs_completed} finished epoch(s)")
+        self.epochs_completed = int(epochs_completed)
+        self.bundle = bundle
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.saved: dict[str, Path] = {}
 
 
 class BackendAPI(Protocol):

@@ -29,7 +29,7 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["SeedLike", "group_positions"]
+__all__ = ["SeedLike", "TooManyGroupsError", "group_positions", "too_many_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,39 @@ SeedLike = int | np.random.Generator | None
 
 #: Maximum number of draw rounds in the oversampling branch before giving up.
 _MAX_OVERSAMPLING_ROUNDS = 32
+
+
+class TooManyGroupsError(ValueError):
+    """More groups than positions for ``C > 1`` without oversampling (DATA-009).
+
+    Attributes
+    ----------
+    requested, positions, gridsize : int
+        The request, the number of scan positions and the group side.
+    """
+
+    def __init__(self, requested: int, positions: int, gridsize: int) -> None:
+        super().__init__(
+            f"{requested} groups requested from {positions} positions with gridsize {gridsize}; "
+            "more groups than positions needs enable_oversampling=True (or request at most "
+            f"{positions} groups)"
+        )
+        self.requested = requested
+        self.positions = positions
+        self.gridsize = gridsize
+
+
+def too_many_groups(
+    n_groups: int | None, positions: int, gridsize: int, enable_oversampling: bool = False
+) -> bool:
+    """True when ``n_groups`` is the request DATA-009 refuses (C > 1, more groups than
+    positions, no oversampling); the CLIs check it first to name their own flags."""
+    return (
+        n_groups is not None
+        and int(gridsize) > 1
+        and not enable_oversampling
+        and int(n_groups) > int(positions)
+    )
 
 
 def _as_rng(seed: SeedLike) -> np.random.Generator:
@@ -264,11 +297,7 @@ def group_positions(
 
     if wanted > m:
         if not enable_oversampling:
-            raise ValueError(
-                f"{wanted} groups requested from {m} positions with gridsize {gridsize}; more "
-                "groups than positions needs enable_oversampling=True (or request at most "
-                f"{m} groups)"
-            )
+            raise TooManyGroupsError(wanted, m, gridsize)
         pool = int(neighbor_pool_size) if neighbor_pool_size is not None else int(K)
         if pool < c - 1:
             raise ValueError(

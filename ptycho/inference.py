@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_STITCH_CROP",
     "DEFAULT_SUBSAMPLE_SEED",
     "Reconstruction",
+    "check_scan_geometry",
     "inference_probe",
     "reconstruct_scan",
     "refine_stitched",
@@ -123,6 +124,36 @@ def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
     sub.sample_indices = keep
     logger.info("kept %d of %d scan positions (seed %s)", count, m, seed)
     return sub
+
+
+#: How to fix positions that lie off the scan's objectGuess (the CLIs' wording; HARD-005).
+OFF_OBJECT_FIX = (
+    "correct the positions or give an objectGuess that covers every position, or remove "
+    "objectGuess from the NPZ to reconstruct on a canvas centred on the scan"
+)
+
+
+def check_scan_geometry(raw: RawData, N: int, crop: int) -> None:
+    """Check the scan against the grid it will be stitched onto, before anything is allocated.
+
+    With an ``objectGuess`` every position must lie on it
+    (:func:`ptycho.scan_geometry.check_positions_on_object`); without one, outliers and the
+    canvas size are checked (:func:`ptycho.scan_geometry.check_scan_canvas`). HARD-005 ..
+    HARD-007.
+
+    Raises
+    ------
+    ValueError
+        Naming the positions (indices) at fault and how to fix them.
+    """
+    from ptycho.scan_geometry import check_positions_on_object, check_scan_canvas
+
+    if raw.objectGuess is not None:
+        check_positions_on_object(
+            raw.xcoords, raw.ycoords, tuple(raw.objectGuess.shape), fix=OFF_OBJECT_FIX
+        )
+    else:
+        check_scan_canvas(raw.xcoords, raw.ycoords, N, crop)
 
 
 def inference_probe(bundle: ModelBundle, raw: RawData, source: str = "auto") -> np.ndarray:
@@ -237,7 +268,8 @@ def reconstruct_scan(
     Raises
     ------
     ValueError
-        Pattern size different from the model's, or too few positions for the gridsize.
+        Pattern size different from the model's, too few positions for the gridsize, or a scan
+        geometry that :func:`check_scan_geometry` refuses (checked before any allocation).
     """
     from ptycho.loader import container_from_raw
     from ptycho.stitching import reassemble_position, scan_canvas, stitch_patches
@@ -255,6 +287,8 @@ def reconstruct_scan(
             f"scan has only {len(raw)}; use a gridsize-1 model or more positions"
         )
     data = subsample_raw(raw, inference_config.n_subsample, inference_config.subsample_seed)
+    crop = min(int(M), n)
+    check_scan_geometry(data, n, crop)
     container = container_from_raw(
         data,
         n,
@@ -268,7 +302,6 @@ def reconstruct_scan(
     probe = inference_probe(bundle, data, inference_config.probe_source)
     patches = predict_patches(bundle, container, inference_config.batch_size, probe=probe)
     offsets = np.asarray(container.global_offsets, dtype=np.float64)
-    crop = min(int(M), n)
     if raw.objectGuess is not None:
         obj = stitch_patches(
             patches[..., 0],

@@ -38,6 +38,8 @@ from ptychodus.api.object import Object, ObjectGeometry
 from ptychodus.api.probe import ProbeSequence
 from ptychodus.api.product import LossValue, Product
 
+from ptycho.scan_geometry import check_positions_on_object
+
 if TYPE_CHECKING:
     from ptychodus.api.reconstruct import ReconstructInput
 
@@ -220,14 +222,12 @@ def positions_to_object_px(
     y = y + ARCH002_OFFSET_PX
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("some probe positions are NaN/Inf; fix the scan positions")
-    outside = (x < 0) | (x > geometry.width_px) | (y < 0) | (y > geometry.height_px)
-    if outside.any():
-        raise ValueError(
-            f"{int(outside.sum())} of {x.size} probe positions lie outside the object "
-            f"({geometry.width_px} x {geometry.height_px} px; positions span x "
-            f"{x.min():.1f}..{x.max():.1f} px, y {y.min():.1f}..{y.max():.1f} px); enlarge "
-            "or re-centre the object in Ptychodus so that it covers the whole scan"
-        )
+    check_positions_on_object(
+        x,
+        y,
+        (geometry.height_px, geometry.width_px),
+        fix="enlarge or re-centre the object in Ptychodus so that it covers the whole scan",
+    )
     return x, y
 
 

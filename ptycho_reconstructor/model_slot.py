@@ -19,7 +19,6 @@ The slot is an ``Observable``: the GUI panel listens to show the loaded model, r
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from ptychodus.api.observer import Observable
 
+from ptycho.atomic import atomic_output
 from ptycho_reconstructor.settings import PtychoPINNxSettings, model_path_from_settings
 
 if TYPE_CHECKING:
@@ -39,6 +39,34 @@ __all__ = ["ModelSlot", "describe_bundle"]
 logger = logging.getLogger(__name__)
 
 _ARCHIVE_NAME = "wts.h5.zip"
+#: Largest ``wts.h5.zip`` unpacked from a zip that contains one (ADAPT-033, HARD-004); the
+#: archive read afterwards is bounded by its own manifest (:func:`ptycho.archive.read_archive`).
+NESTED_ARCHIVE_MAX_BYTES = 1024**3
+_CHUNK = 1024 * 1024
+
+
+def _nested_too_large(source: Path, name: str, size: int) -> ValueError:
+    return ValueError(
+        f"{source}: its member {name!r} holds {size:,} bytes, more than the "
+        f"{NESTED_ARCHIVE_MAX_BYTES:,} bytes any model archive needs; it is not unpacked. Load "
+        "the wts.h5.zip written by training instead"
+    )
+
+
+def _copy_bounded(
+    outer: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, source: Path
+) -> None:
+    """Unpack one member to ``target``, stopping at :data:`NESTED_ARCHIVE_MAX_BYTES`."""
+    size = 0
+    try:
+        with outer.open(info) as src, target.open("wb") as dst:
+            while chunk := src.read(_CHUNK):
+                size += len(chunk)
+                if size > NESTED_ARCHIVE_MAX_BYTES:
+                    raise _nested_too_large(source, info.filename, size)
+                dst.write(chunk)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{source} is corrupt ({info.filename!r}: {exc})") from exc
 
 
 def describe_bundle(bundle: ModelBundle) -> str:
@@ -240,10 +268,16 @@ class ModelSlot(Observable):
             nested = [n for n in names if n.rsplit("/", 1)[-1] == _ARCHIVE_NAME]
             if len(nested) != 1:
                 return source, None
+            info = outer.getinfo(nested[0])
+            if info.file_size > NESTED_ARCHIVE_MAX_BYTES:
+                raise _nested_too_large(source, nested[0], info.file_size)
             unpacked = tempfile.TemporaryDirectory(prefix="ptychopinnx-model-")
             target = Path(unpacked.name) / _ARCHIVE_NAME
-            with outer.open(nested[0]) as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+            try:
+                _copy_bounded(outer, info, target, source)
+            except BaseException:
+                unpacked.cleanup()
+                raise
         logger.info("%s holds %s; loading that archive", source, nested[0])
         return target, unpacked
 
@@ -262,14 +296,8 @@ class ModelSlot(Observable):
         with self._lock:
             source = self._path
         if source is not None and source.is_file() and not _same_path(source, target):
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            os.close(fd)
-            try:
+            with atomic_output(target) as tmp:
                 shutil.copyfile(source, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
         else:
             resolve_backend(bundle.backend).save_bundle(bundle, target)
         logger.info("saved %s to %s", describe_bundle(bundle), target)

@@ -67,7 +67,7 @@ from ptycho_reconstructor.training_data import (
     build_training_containers,
     export_training_data,
     find_training_inputs,
-    write_training_outputs,
+    write_training_set,
 )
 
 if TYPE_CHECKING:
@@ -389,10 +389,9 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
         if bundle is None:
             return
         with _reported(self._log, "saving the trained model"):
-            output_dir.mkdir(parents=True, exist_ok=True)
-            archive = output_dir / ARCHIVE_NAME
-            resolve_backend(bundle.backend).save_bundle(bundle, archive)
-            csv_path, png_path = write_training_outputs(output_dir, bundle.history)
+            archive, csv_path, png_path = write_training_set(
+                output_dir, bundle, resolve_backend(bundle.backend), ARCHIVE_NAME
+            )
             self._slot.set(bundle, archive)
             how = "stopped by the user" if stopped and run.cancelled else "finished"
             self._log.info(

@@ -20,7 +20,8 @@ This module owns ``specs/ptychodus_api_spec.md`` §5.6 (ADAPT-050 .. ADAPT-055):
 * :func:`build_training_containers` groups and normalises every training file (each dataset
   normalised on its own, ARCH-007) and concatenates them; validation comes from ``test_data.npz``
   or a seeded split.
-* :func:`write_training_outputs` writes ``history.csv`` and ``loss.png`` atomically.
+* :func:`write_training_outputs` writes ``history.csv`` and ``loss.png`` atomically;
+  :func:`write_training_set` writes them with the model archive, as one set.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from ptycho_reconstructor.convert import ARCH002_OFFSET_PX, mean_photons_per_pat
 if TYPE_CHECKING:
     from ptychodus.api.reconstruct import ReconstructInput
 
+    from ptycho.backend import BackendAPI, ModelBundle
     from ptycho.config.config import TrainingConfig
     from ptycho.loader import PtychoDataContainer
     from ptycho.raw_data import RawData
@@ -56,6 +56,7 @@ __all__ = [
     "find_training_inputs",
     "load_training_npz",
     "write_training_outputs",
+    "write_training_set",
 ]
 
 logger = logging.getLogger(__name__)
@@ -346,15 +347,47 @@ def build_training_containers(
     return train_part, (validation if len(validation) > 0 else None)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _history_csv_bytes(history: Mapping[str, Sequence[float]]) -> bytes:
+    """``history.csv`` content: ``epoch`` column from 1, then ``loss``, ``val_loss``, the rest."""
+    keys = [k for k in ("loss", "val_loss") if history.get(k)]
+    keys += sorted(k for k in history if k not in keys and history.get(k))
+    n_epochs = max((len(history[k]) for k in keys), default=0)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for epoch in range(n_epochs):
+        row: list[object] = [epoch + 1]  # epochs completed, as in the backends' history.csv
+        for key in keys:
+            values = history[key]
+            row.append(repr(float(values[epoch])) if epoch < len(values) else "")
+        writer.writerow(row)
+    return text.getvalue().encode("utf-8")
+
+
+def _loss_png_bytes(history: Mapping[str, Sequence[float]]) -> bytes | None:
+    """``loss.png`` content, or None when matplotlib is not installed (a warning is logged)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        logger.warning("matplotlib is not installed: no %s written", LOSS_PNG)
+        return None
+    keys = [k for k in ("loss", "val_loss") if history.get(k)]
+    figure = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    for key in keys:
+        values = np.asarray(history[key], dtype=np.float64)
+        axes.plot(np.arange(1, values.size + 1), values, marker="o", label=key)
+    if any(np.all(np.asarray(history[k]) > 0) for k in keys):
+        axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    axes.set_title("PtychoPINN training")
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def write_training_outputs(
@@ -369,42 +402,45 @@ def write_training_outputs(
     (csv_path, png_path)
         ``png_path`` is None when matplotlib is not installed (a warning is logged).
     """
+    from ptycho.atomic import atomic_write_bytes
+
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    keys = [k for k in ("loss", "val_loss") if history.get(k)]
-    keys += sorted(k for k in history if k not in keys and history.get(k))
-    n_epochs = max((len(history[k]) for k in keys), default=0)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for epoch in range(n_epochs):
-        row: list[object] = [epoch + 1]  # epochs completed, as in the backends' history.csv
-        for key in keys:
-            values = history[key]
-            row.append(repr(float(values[epoch])) if epoch < len(values) else "")
-        writer.writerow(row)
     csv_path = directory / HISTORY_CSV
-    _atomic_write_bytes(csv_path, text.getvalue().encode("utf-8"))
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        logger.warning("matplotlib is not installed: no %s written", LOSS_PNG)
+    atomic_write_bytes(csv_path, _history_csv_bytes(history))
+    png = _loss_png_bytes(history)
+    if png is None:
         return csv_path, None
-    figure = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot(1, 1, 1)
-    for key in [k for k in ("loss", "val_loss") if history.get(k)]:
-        values = np.asarray(history[key], dtype=np.float64)
-        axes.plot(np.arange(1, values.size + 1), values, marker="o", label=key)
-    if any(np.all(np.asarray(history[k]) > 0) for k in keys if k in ("loss", "val_loss")):
-        axes.set_yscale("log")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("loss")
-    axes.set_title("PtychoPINN training")
-    axes.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
     png_path = directory / LOSS_PNG
-    _atomic_write_bytes(png_path, buffer.getvalue())
+    atomic_write_bytes(png_path, png)
     return csv_path, png_path
+
+
+def write_training_set(
+    output_dir: Path, bundle: ModelBundle, api: BackendAPI, archive_name: str
+) -> tuple[Path, Path, Path | None]:
+    """Write the model archive, ``history.csv`` and ``loss.png`` as one set (ADAPT-003, HARD-014).
+
+    Every file is complete before any is moved into place
+    (:func:`ptycho.atomic.atomic_output_set`), so an interrupted save leaves the previous set
+    untouched and never a history beside a model it does not describe.
+
+    Returns
+    -------
+    (archive_path, csv_path, png_path)
+        ``png_path`` is None when matplotlib is not installed.
+    """
+    from ptycho.atomic import atomic_output_set
+
+    directory = Path(output_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = {HISTORY_CSV: _history_csv_bytes(bundle.history)}
+    png = _loss_png_bytes(bundle.history)
+    if png is not None:
+        contents[LOSS_PNG] = png
+    targets = [directory / archive_name, *(directory / name for name in contents)]
+    with atomic_output_set(targets) as (archive_tmp, *others):
+        api.save_bundle(bundle, archive_tmp)
+        for tmp, data in zip(others, contents.values(), strict=True):
+            tmp.write_bytes(data)
+    return targets[0], directory / HISTORY_CSV, (directory / LOSS_PNG if png is not None else None)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ptycho.atomic import atomic_output
+from ptycho.grouping import too_many_groups
 from ptycho.inference import subsample_raw
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
@@ -136,7 +137,10 @@ def create_ptycho_data_container(
         ``subsample_seed``, ``neighbor_count``, ``seed``, ``sequential_sampling``, oversampling.
     n_groups : int or None, optional
         Overrides ``config.n_groups`` (None = one group per position). With gridsize > 1 and
-        no oversampling, a request above the number of positions uses one group per position.
+        no oversampling, a request above the number of positions uses one group per position,
+        with a WARNING (DATA-009: this workflow API keeps the original's behaviour, because
+        ``TrainingConfig``'s default of 512 groups exceeds most small scans; the core grouping
+        functions and the CLIs refuse such a request).
 
     Returns
     -------
@@ -156,9 +160,11 @@ def create_ptycho_data_container(
     raw = subsample_raw(data, getattr(config, "n_subsample", None), config.subsample_seed)
     groups = config.n_groups if n_groups == -1 else n_groups
     oversample = bool(getattr(config, "enable_oversampling", False))
-    if groups is not None and model.gridsize > 1 and groups > len(raw) and not oversample:
-        logger.info(
-            "n_groups=%d exceeds the %d positions; using one group per position", groups, len(raw)
+    if too_many_groups(groups, len(raw), model.gridsize, oversample):
+        logger.warning(
+            "n_groups=%d exceeds the %d scan positions at gridsize %d; using one group per "
+            "position (set enable_oversampling=True for more groups than positions)",
+            groups, len(raw), model.gridsize,
         )
         groups = None
     return container_from_raw(
