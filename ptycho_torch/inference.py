@@ -14,9 +14,14 @@ This module owns
   also ``amplitude`` and ``phase``), ``reconstructed_amplitude.png`` and
   ``reconstructed_phase.png`` into ``O``.
 
-``--model_path`` may be a training output directory (searched for ``wts.h5.zip``, then
-``checkpoints/last.ckpt``, then the newest ``checkpoints/best*.ckpt``), an archive or a ``.ckpt``.
-A TensorFlow archive is converted (same layers; :func:`load_model`).
+``--model_path`` may be a training output directory (the newer of ``wts.h5.zip`` and
+``checkpoints/last.ckpt``, logged with the reason, else the newest ``checkpoints/best*.ckpt``:
+HARD-012 of ``specs/hardening.md``), an archive or a ``.ckpt``. A TensorFlow archive is converted
+(same layers; :func:`load_model`).
+
+Every input is validated (``--output_dir`` may not be a file; the scan's positions must fit the
+object grid or a bounded canvas, HARD-005 .. HARD-008) before ``--output_dir`` is created.
+Errors print one line and exit with status 1; Ctrl-C exits with status 130.
 """
 
 from __future__ import annotations
@@ -207,7 +212,9 @@ def _png_bytes(image: np.ndarray, title: str, cmap: str) -> bytes:
 
 def write_outputs(obj: np.ndarray, output_dir: Path) -> dict[str, Path]:
     """Write ``reconstruction.npz`` and the two PNGs atomically; returns their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from ptycho.cli.common import create_output_dir
+
+    create_output_dir(Path(output_dir))
     amplitude = np.abs(obj).astype(np.float32)
     phase = np.angle(obj).astype(np.float32)
     buffer = io.BytesIO()
@@ -268,10 +275,12 @@ def run_inference(
     import importlib.util
 
     from ptycho import params
+    from ptycho.cli.common import check_group_request, check_output_dir
     from ptycho.config.config import InferenceConfig, update_legacy_dict
     from ptycho.raw_data import RawData
 
     started = time.perf_counter()
+    out = check_output_dir(Path(output_dir))
     if importlib.util.find_spec("matplotlib") is None:
         raise RuntimeError(
             "the inference CLI writes PNG images with matplotlib, which is not installed: "
@@ -298,11 +307,12 @@ def run_inference(
     )
     update_legacy_dict(params.cfg, config)  # CONFIG-001, before any data loading
     raw = RawData.from_file(test_path)
+    check_group_request(n_groups, len(raw), bundle.gridsize)
     result = reconstruct(
         bundle, raw, config, M=stitch_crop, accelerator=device.type, num_workers=num_workers
     )
     obj = result.object
-    paths = write_outputs(obj, Path(output_dir))
+    paths = write_outputs(obj, out)
     return {
         "object": obj,
         "paths": paths,
@@ -397,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from ptycho.cli.common import CLI_ERRORS, report_interrupt
+
     try:
         result = run_inference(
             args.model_path,
@@ -413,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             refine_probe=args.refine_probe,
             probe_source=args.probe_source,
         )
-    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
+    except KeyboardInterrupt as exc:
+        return report_interrupt("ptycho-torch-infer", exc)
+    except CLI_ERRORS as exc:
         print(f"ptycho-torch-infer: error: {exc}", file=sys.stderr)
         return 1
     if not args.quiet:

@@ -9,8 +9,9 @@ This module owns the torch side of design D6:
 * :func:`load_bundle` reads such an archive (a TensorFlow archive raises
   :class:`ptycho.archive.BackendMismatchError` naming both backends) or a Lightning checkpoint
   (``torch.load(..., weights_only=True)``: no pickled code is executed).
-* :func:`find_model_file` resolves a run directory to a model file: ``wts.h5.zip``, then
-  ``checkpoints/last.ckpt``, then the newest ``checkpoints/best*.ckpt``.
+* :func:`find_model_file` resolves a run directory to a model file: the newer of ``wts.h5.zip``
+  and ``checkpoints/last.ckpt`` (logged, with the reason), else the newest
+  ``checkpoints/best*.ckpt`` (HARD-012).
 
 Every failure is a clear error: a truncated or corrupt file, a checkpoint without the configs, a
 state dict that does not fit the configured network (the message lists the keys/shapes), and a
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ptycho.archive import ARCHIVE_NAME, build_manifest, probe_to_bytes, read_archive, write_archive
+from ptycho.archive import build_manifest, probe_to_bytes, read_archive, write_archive
+from ptycho.archive import find_model_file as find_run_model
 from ptycho.backend import ModelBundle
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict
 from ptycho_torch.model import config_differences, resolve_configs
@@ -249,34 +251,16 @@ def load_checkpoint(
 
 
 def find_model_file(path: str | os.PathLike[str]) -> Path:
-    """Resolve ``path`` to a model file.
-
-    A file is returned as is. A directory is searched in the order ``wts.h5.zip``,
-    ``checkpoints/last.ckpt``, then the newest ``checkpoints/best*.ckpt``.
+    """Resolve ``path`` to a model file: a file as is; in a run directory the newer of
+    ``wts.h5.zip`` and ``checkpoints/last.ckpt`` (logged with the reason), else the newest
+    ``checkpoints/best*.ckpt`` (:func:`ptycho.archive.find_model_file`, HARD-012).
 
     Raises
     ------
     FileNotFoundError
         Nothing found (the message lists what was tried).
     """
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.exists():
-        raise FileNotFoundError(f"model path not found: {path}")
-    candidates = [path / ARCHIVE_NAME, path / "checkpoints" / "last.ckpt"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    best = sorted(
-        (path / "checkpoints").glob("best*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    if best:
-        return best[0]
-    raise FileNotFoundError(
-        f"no model found in {path}: tried {ARCHIVE_NAME}, checkpoints/last.ckpt and "
-        "checkpoints/best*.ckpt; pass the training output directory or a model file"
-    )
+    return find_run_model(path, checkpoints=True)
 
 
 def load_bundle(

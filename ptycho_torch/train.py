@@ -7,9 +7,16 @@ package), calls :func:`ptycho.config.config.update_legacy_dict` before loading d
 with :func:`ptycho_torch.training.train` and writes into ``--output_dir``:
 
 ``checkpoints/last.ckpt`` and ``checkpoints/best-epochNNN.ckpt``   Lightning checkpoints
+``checkpoints/history.csv``                                        losses up to ``last.ckpt``
 ``lightning_logs/``                                                csv / tensorboard metrics
 ``wts.h5.zip``                                                     the model archive (D6)
-``history.csv``                                                    per-epoch losses
+``history.csv``                                                    per-epoch losses of the archive
+
+``wts.h5.zip`` and ``history.csv`` are written together, as one set (HARD-014 of
+``specs/hardening.md``), so a killed run never leaves a history beside a model it does not
+describe. Every input is validated before ``--output_dir`` is created. Ctrl-C saves the model of
+the last finished epoch, prints where it is and exits with status 130; errors print one line and
+exit with status 1.
 
 Deprecated flags: ``--device`` (use ``--accelerator``) and ``--disable_mlflow`` (use
 ``--logger none``) still work and print a notice to stderr.
@@ -62,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--n_groups",
         dest="n_groups",
         type=int,
-        default=defaults.n_groups,
-        help=f"number of training groups (default {defaults.n_groups})",
+        default=None,
+        help=f"number of training groups (default: one per scan position, at most "
+        f"{defaults.n_groups})",
     )
     data.add_argument("--gridsize", type=int, default=1, help="group side; C = gridsize**2")
     data.add_argument("--neighbor_count", type=int, default=defaults.neighbor_count)
@@ -210,12 +218,12 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
     )
     training_kwargs: dict[str, Any] = {
         "model": model,
+        "n_groups": args.n_groups,
         "train_data_file": Path(args.train_data_file),
         "test_data_file": Path(args.test_data_file) if args.test_data_file else None,
         "batch_size": args.batch_size,
         "nepochs": args.max_epochs,
         "nphotons": args.nphotons,
-        "n_groups": args.n_groups,
         "neighbor_count": args.neighbor_count,
         "nll_weight": args.nll_weight,
         "mae_weight": args.mae_weight,
@@ -253,16 +261,30 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
     return config, execution
 
 
-def run_training(config: Any, execution: Any) -> dict[str, Any]:
-    """Load the data, train, and write the archive (rank 0). Returns a summary dict."""
+def run_training(
+    config: Any, execution: Any, *, n_groups_given: bool = True
+) -> dict[str, Any]:
+    """Load the data, train, and write the archive (rank 0). Returns a summary dict.
+
+    ``n_groups_given`` False means ``config.n_groups`` is the default: then one group per scan
+    position is used, at most that many. Every input is validated before the output directory
+    is created (HARD-009).
+
+    Raises
+    ------
+    ptycho.backend.TrainingInterrupted
+        Ctrl-C, after the model of the last finished epoch was saved (``saved`` names it).
+    """
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     from ptycho import params
+    from ptycho.backend import TrainingInterrupted
+    from ptycho.cli.common import check_group_request, check_output_dir, save_interrupted
     from ptycho.config.config import update_legacy_dict
     from ptycho.loader import container_from_raw
     from ptycho.raw_data import RawData
     from ptycho.refine import refined_training_data
-    from ptycho_torch.persistence import save_bundle
+    from ptycho_torch import api
     from ptycho_torch.training import (
         TrainingDivergedError,
         check_devices,
@@ -272,16 +294,19 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
     )
 
     started = time.perf_counter()
-    output_dir = Path(config.output_dir)
+    output_dir = check_output_dir(Path(config.output_dir))
     for label, path in (("training", config.train_data_file), ("test", config.test_data_file)):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{label} data file not found: {path}")
     accelerator = resolve_accelerator(execution.accelerator)
     check_devices(accelerator, execution.devices)
-    output_dir.mkdir(parents=True, exist_ok=True)
     check_logger_available(execution.logger_backend)
     raw = RawData.from_file(config.train_data_file)
     config.model.N = int(raw.N)
+    if n_groups_given:
+        check_group_request(config.n_groups, len(raw), config.model.gridsize)
+    else:
+        config.n_groups = min(int(config.n_groups), len(raw))
     config.validate(require_n=True)
     update_legacy_dict(params.cfg, config)  # CONFIG-001: before any data loading
     raw = refined_training_data(raw, config.refined_target_iterations)  # ARCH-013
@@ -309,16 +334,20 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
         bundle = train(
             container, config, validation=validation, execution=execution, output_dir=output_dir
         )
+    except TrainingInterrupted as exc:
+        if rank_zero_only.rank == 0:
+            save_interrupted(exc, api, output_dir)
+        raise
     except TrainingDivergedError as exc:
         if exc.bundle is not None and rank_zero_only.rank == 0 and exc.bundle.history:
-            path = save_bundle(exc.bundle, output_dir / "wts.h5.zip")
+            saved = _save_set(exc.bundle, output_dir)
             raise TrainingDivergedError(
-                f"{exc} The last finite weights were saved to {path}.", exc.bundle
+                f"{exc} The last finite weights were saved to {saved}.", exc.bundle
             ) from exc
         raise
     archive = None
     if rank_zero_only.rank == 0:
-        archive = save_bundle(bundle, output_dir / "wts.h5.zip")
+        archive = _save_set(bundle, output_dir)
     return {
         "bundle": bundle,
         "archive": archive,
@@ -326,6 +355,14 @@ def run_training(config: Any, execution: Any) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "rank": rank_zero_only.rank,
     }
+
+
+def _save_set(bundle: Any, output_dir: Path) -> Path:
+    """``wts.h5.zip`` and ``history.csv`` as one set (HARD-014); returns the archive's path."""
+    from ptycho.cli.common import save_training_set
+    from ptycho_torch import api
+
+    return save_training_set(bundle, api, output_dir)["archive"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,7 +374,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         deprecation_notice("--disable_mlflow is deprecated; use --logger none")
         args.logger = "none"
     for name, minimum in (
-        ("n_groups", 1),
         ("gridsize", 1),
         ("max_epochs", 1),
         ("batch_size", 1),
@@ -348,14 +384,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         if getattr(args, name) < minimum:
             parser.error(f"--{name} must be >= {minimum}, got {getattr(args, name)}")
+    if args.n_groups is not None and args.n_groups < 1:
+        parser.error(f"--n_groups must be >= 1, got {args.n_groups}")
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from ptycho.cli.common import CLI_ERRORS, report_interrupt
+
     try:
         config, execution = build_configs(args)
-        result = run_training(config, execution)
-    except (FileNotFoundError, ValueError, RuntimeError, PermissionError) as exc:
+        result = run_training(config, execution, n_groups_given=args.n_groups is not None)
+    except KeyboardInterrupt as exc:  # also ptycho.backend.TrainingInterrupted
+        return report_interrupt("ptycho-torch-train", exc)
+    except CLI_ERRORS as exc:
         print(f"ptycho-torch-train: error: {exc}", file=sys.stderr)
         return 1
     if result["rank"] == 0 and not args.quiet:

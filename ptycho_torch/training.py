@@ -15,10 +15,17 @@ This module owns how a :class:`~ptycho.config.config.PyTorchExecutionConfig` bec
   ``<output_dir>/lightning_logs/`` (MLflow under ``<output_dir>/mlruns``); a logger whose package
   is missing is a ``RuntimeError`` with the install command;
 * early stopping (``early_stop_patience``) on the same monitor;
-* :class:`EpochCallbackBridge`: per-epoch history (also written to ``<output_dir>/history.csv``),
-  the user's :data:`~ptycho.backend.EpochCallback` (returning True stops training cleanly after
-  that epoch) and the NaN guard (a non-finite training loss restores the weights of the last
-  finished epoch and raises :class:`TrainingDivergedError`).
+* :class:`EpochCallbackBridge`: per-epoch history (also written, after every epoch, to
+  ``<output_dir>/checkpoints/history.csv``, next to the ``last.ckpt`` it describes), the user's
+  :data:`~ptycho.backend.EpochCallback` (returning True stops training cleanly after that epoch)
+  and the NaN guard (a non-finite training loss restores the weights of the last finished epoch
+  and raises :class:`TrainingDivergedError`);
+* Ctrl-C (SIGINT, single process): Lightning would turn it into ``sys.exit(1)``; instead the
+  weights of the last finished epoch are restored and :class:`ptycho.backend.TrainingInterrupted`
+  carries them (HARD-010 of ``specs/hardening.md``).
+
+The top-level ``<output_dir>/history.csv`` is not written here: the CLIs write it together with
+the model archive it describes (HARD-014).
 
 Files are written only under the ``output_dir`` given to :func:`train`; without it nothing is
 written (``TrainingConfig.output_dir`` is not used implicitly, so nothing lands in the current
@@ -30,10 +37,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import logging
 import math
 import os
+import signal
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -44,7 +54,8 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from ptycho.backend import EpochCallback, ModelBundle
+from ptycho.atomic import atomic_write_bytes
+from ptycho.backend import EpochCallback, ModelBundle, TrainingInterrupted
 from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
 from ptycho.loader import PtychoDataContainer
 from ptycho_torch.datamodule import PtychoDataModule
@@ -279,6 +290,10 @@ class EpochCallbackBridge(Callback):
         after this epoch (all ranks). Under ``ddp_spawn`` it must be picklable.
     history_path : Path, optional
         Where the history CSV is (re)written atomically after each epoch (rank 0).
+
+    ``snapshot`` holds the weights after the last finished epoch (or the initial weights) and
+    ``snapshot_epochs`` the number of finished epochs they belong to; both are taken together
+    at the end of each epoch, so they always match the history.
     """
 
     def __init__(
@@ -290,12 +305,14 @@ class EpochCallbackBridge(Callback):
         self.history: dict[str, list[float]] = {}
         self.stopped_by_callback = False
         self.log_epochs = False
-        self._snapshot: dict[str, torch.Tensor] | None = None
+        self.snapshot: dict[str, torch.Tensor] | None = None
+        self.snapshot_epochs = 0
         self._last_good_epoch = -1
 
-    # NaN guard ---------------------------------------------------------------------------------
+    # NaN guard and interrupts ------------------------------------------------------------------
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._snapshot = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        if self.snapshot is None:
+            self.snapshot = _state_copy(pl_module)
 
     def on_train_batch_end(
         self,
@@ -308,8 +325,8 @@ class EpochCallbackBridge(Callback):
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
         if loss is None or bool(torch.isfinite(loss.detach()).all()):
             return
-        if self._snapshot is not None:
-            pl_module.load_state_dict(self._snapshot)
+        if self.snapshot is not None:
+            pl_module.load_state_dict(self.snapshot)
         raise TrainingDivergedError(
             f"training diverged: the loss became {float(loss.detach())} at epoch "
             f"{trainer.current_epoch}, batch {batch_idx}; the weights of the last finished epoch "
@@ -330,6 +347,8 @@ class EpochCallbackBridge(Callback):
                 logs[key] = float(value)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
+        # one assignment: weights and their epoch count always go together
+        self.snapshot, self.snapshot_epochs = _state_copy(pl_module), self.snapshot_epochs + 1
         self._last_good_epoch = trainer.current_epoch
         stop = False
         if trainer.is_global_zero:
@@ -351,24 +370,46 @@ class EpochCallbackBridge(Callback):
             trainer.should_stop = True
 
 
+def _state_copy(module: L.LightningModule) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def _write_history(path: Path, history: Mapping[str, list[float]]) -> None:
     """Write ``history`` as CSV (``epoch`` column first, 1-based), atomically."""
     keys = sorted(history)
     rows = max((len(v) for v in history.values()), default=0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for i in range(rows):
+        writer.writerow(
+            [i + 1] + [repr(history[k][i]) if i < len(history[k]) else "" for k in keys]
+        )
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
+
+
+class _SigintDuringFit(BaseException):
+    """Raised by our SIGINT handler inside ``trainer.fit`` (not a KeyboardInterrupt, which
+    Lightning turns into ``sys.exit(1)``; Lightning re-raises other exceptions after teardown)."""
+
+
+@contextlib.contextmanager
+def _sigint_raises() -> Iterator[None]:
+    """While fitting, Ctrl-C raises :class:`_SigintDuringFit` (main thread only; elsewhere no
+    SIGINT reaches Python anyway). The previous handler is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _SigintDuringFit()
+
+    previous = signal.signal(signal.SIGINT, handler)
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", *keys])
-            for i in range(rows):
-                writer.writerow(
-                    [i + 1] + [repr(history[k][i]) if i < len(history[k]) else "" for k in keys]
-                )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -435,7 +476,9 @@ def build_trainer(
         known += [f"{term}_train_loss", f"{term}_val_loss"]
     monitor = resolve_monitor(execution.checkpoint_monitor, has_validation, known)
     log = build_logger(execution.logger_backend, output_dir)
-    bridge = EpochCallbackBridge(on_epoch_end, history_path=output_dir / HISTORY_FILE)
+    bridge = EpochCallbackBridge(
+        on_epoch_end, history_path=output_dir / CHECKPOINT_DIR / HISTORY_FILE
+    )
     callbacks: list[Callback] = [bridge]
     if execution.enable_checkpointing:
         callbacks.append(
@@ -542,9 +585,10 @@ def train(
     initial : ModelBundle, optional
         A PyTorch bundle to continue from (same architecture required).
     output_dir : path-like, optional
-        Where checkpoints (``checkpoints/``), logs (``lightning_logs/``) and ``history.csv`` go.
-        When None nothing is written (Lightning works in a temporary directory that is removed;
-        checkpointing and the logger are off), as the TensorFlow backend without ``output_dir``.
+        Where checkpoints (``checkpoints/``, with the running ``checkpoints/history.csv``) and
+        logs (``lightning_logs/``) go. When None nothing is written (Lightning works in a
+        temporary directory that is removed; checkpointing and the logger are off), as the
+        TensorFlow backend without ``output_dir``.
     verbose : int
         0: as ``execution`` says; 1: Lightning progress bar; 2: one INFO log line per epoch.
 
@@ -563,6 +607,9 @@ def train(
     RuntimeError
         Unavailable accelerator or logger package; :class:`TrainingDivergedError` when the
         loss becomes NaN (its ``bundle`` holds the last finite weights).
+    ptycho.backend.TrainingInterrupted
+        Ctrl-C during a single-process fit; its ``bundle`` holds the model of the last finished
+        epoch (None when no epoch finished).
     """
     model_config = dataclasses.replace(config.model)
     if model_config.N == 0:
@@ -648,7 +695,7 @@ def _fit(
         pin_memory=execution.pin_memory,
         persistent_workers=execution.persistent_workers,
     )
-    history_path = run_dir / HISTORY_FILE
+    history_path = run_dir / CHECKPOINT_DIR / HISTORY_FILE
     history_path.unlink(missing_ok=True)
     with quiet_lightning(not execution.enable_progress_bar):
         trainer, bridge = build_trainer(
@@ -657,7 +704,10 @@ def _fit(
         bridge.history_path = history_path
         bridge.log_epochs = log_epochs
         try:
-            trainer.fit(module, datamodule=datamodule)
+            with _sigint_raises():
+                trainer.fit(module, datamodule=datamodule)
+        except (_SigintDuringFit, KeyboardInterrupt):
+            raise _interrupted(module, config, bridge) from None
         except TrainingDivergedError as exc:
             exc.bundle = _bundle(module, config, bridge.history)
             raise
@@ -674,6 +724,19 @@ def _fit(
     if not keep_history:
         history_path.unlink(missing_ok=True)
     return _bundle(module, config, history)
+
+
+def _interrupted(
+    module: PtychoPINN_Lightning, config: TrainingConfig, bridge: EpochCallbackBridge
+) -> TrainingInterrupted:
+    """Restore the weights of the last finished epoch; the exception that carries them."""
+    done = bridge.snapshot_epochs
+    history = {k: list(v[:done]) for k, v in bridge.history.items() if v[:done]}
+    logger.info("training interrupted; restored the weights of epoch %d", done)
+    if done == 0 or bridge.snapshot is None:
+        return TrainingInterrupted(0)
+    module.load_state_dict(bridge.snapshot)
+    return TrainingInterrupted(done, _bundle(module, config, history), history)
 
 
 def _bundle(

@@ -6,7 +6,13 @@ Also ``python -m ptycho.cli.infer``. Writes, under ``--output_dir`` only,
 are. The object lands on the scan's ``objectGuess`` grid when the NPZ has one (then amplitude and
 phase SSIM/PSNR against it are printed), else on a canvas centred on the scan.
 
-A model archive written by the PyTorch backend is converted on load (the layers match).
+A model archive written by the PyTorch backend is converted on load (the layers match). With
+``--backend pytorch`` a training output directory may also be given: the newer of its
+``wts.h5.zip`` and ``checkpoints/last.ckpt`` is used (HARD-012 of ``specs/hardening.md``).
+
+Every input (the scan, the model, the scan's positions against the object grid or the canvas
+size, HARD-005 .. HARD-007) is validated before ``--output_dir`` is created. Errors print one line
+and exit with status 1; Ctrl-C exits with status 130.
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--n_groups",
         type=int,
         default=None,
-        help="number of groups to predict; default: one per scan position",
+        help="number of groups to predict (at most the number of scan positions); default: one "
+        "per scan position",
     )
     p.add_argument(
         "--n_subsample",
@@ -130,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Reconstruct as ``args`` says; returns a summary (paths, timings, metrics)."""
+    from ptycho.cli.common import check_group_request, create_output_dir
     from ptycho.cli.train import check_backend, check_output_dir, quality_against_truth
     from ptycho.config.config import InferenceConfig
 
@@ -172,6 +180,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"--gridsize {args.gridsize} differs from the model's gridsize={model.gridsize}; "
             "omit --gridsize (it is taken from the model)"
         )
+    positions = len(raw) if args.n_subsample is None else min(len(raw), args.n_subsample)
+    check_group_request(args.n_groups, positions, model.gridsize)
     config = InferenceConfig(
         model=model,
         model_path=archive,
@@ -187,7 +197,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         refine_probe=args.refine_probe,
         probe_source=args.probe_source,
     )
+    # the scan geometry is checked before anything is allocated (ptycho.inference)
     recon = reconstruct_with_backend(bundle, raw, config, M=args.stitch_crop)
+    create_output_dir(out)
     network_metrics = None
     if recon.network_object is not None:
         network_metrics = quality_against_truth(
@@ -217,9 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
     )
+    from ptycho.cli.common import CLI_ERRORS, report_interrupt
+
     try:
         summary = run(args)
-    except (ValueError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+    except KeyboardInterrupt as exc:
+        return report_interrupt("ptycho-infer", exc)
+    except CLI_ERRORS as exc:
         print(f"ptycho-infer: error: {exc}", file=sys.stderr)
         return 1
     from ptycho.cli.train import format_quality

@@ -6,12 +6,17 @@
 Also ``python -m ptycho.cli.train``. Writes, under ``--output_dir`` only:
 
 - ``wts.h5.zip``: the model archive (design D6);
-- ``history.csv`` and ``loss_curve.png``: the per-epoch losses;
+- ``history.csv`` and ``loss_curve.png``: the per-epoch losses (written together with the archive,
+  as one set: HARD-014 of ``specs/hardening.md``);
 - with ``--test_data_file``: ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and
   ``reconstruction.npz`` (key ``object``) of the test scan, and, when the test file holds the
   ground-truth ``objectGuess``, amplitude/phase SSIM and PSNR are printed.
 
 Booleans are ``--flag/--no-flag``. ``--N`` defaults to the data's pattern size.
+
+Every input is validated before ``--output_dir`` is created (an input error leaves nothing
+behind). Ctrl-C saves the model of the last finished epoch (with its history and loss curve),
+prints where it is and exits with status 130; errors print one line and exit with status 1.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -101,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pattern size; default: the data's (must match it)",
     )
     grp.add_argument("--gridsize", type=int, default=m.gridsize, help="group side (C=gridsize^2)")
-    grp.add_argument("--n_groups", type=int, default=t.n_groups, help="number of training groups")
+    grp.add_argument(
+        "--n_groups",
+        type=int,
+        default=None,
+        help=f"number of training groups; default: one per scan position, at most {t.n_groups}",
+    )
     grp.add_argument(
         "--n_subsample",
         type=int,
@@ -243,19 +252,37 @@ def check_backend(name: str) -> Any:
 
 
 def check_output_dir(path: Path) -> Path:
-    """Create ``path`` and check it is writable before any work (PermissionError otherwise)."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PermissionError(
-            f"cannot create --output_dir {path}: {exc}; choose a writable directory"
-        ) from exc
-    if not path.is_dir() or not os.access(path, os.W_OK):
-        raise PermissionError(f"--output_dir {path} is not writable; choose a writable directory")
-    return path
+    """Check ``--output_dir`` can be written without creating it (HARD-008; the directory is
+    created once the inputs are valid, :func:`ptycho.cli.common.create_output_dir`)."""
+    from ptycho.cli.common import check_output_dir as check
+
+    return check(path, "--output_dir")
 
 
-def _training_config(args: argparse.Namespace, n: int) -> Any:
+def _positions_used(raw: Any, n_subsample: int | None) -> int:
+    """Scan positions left after ``--n_subsample``."""
+    return len(raw) if n_subsample is None else min(len(raw), int(n_subsample))
+
+
+def _n_groups(args: argparse.Namespace, positions: int) -> int:
+    """``--n_groups``, or by default one group per position up to the TrainingConfig default;
+    more groups than positions at gridsize > 1 is an error naming this CLI's flags (DATA-009)."""
+    from ptycho.cli.common import check_group_request
+    from ptycho.config.config import DEFAULT_TRAINING_N_GROUPS
+
+    if args.n_groups is None:
+        return min(positions, DEFAULT_TRAINING_N_GROUPS)
+    check_group_request(
+        args.n_groups,
+        positions,
+        args.gridsize,
+        enable_oversampling=args.enable_oversampling,
+        oversampling_flag="--enable_oversampling",
+    )
+    return int(args.n_groups)
+
+
+def _training_config(args: argparse.Namespace, n: int, n_groups: int) -> Any:
     from ptycho.config.config import ModelConfig, TrainingConfig
 
     model = ModelConfig(
@@ -284,7 +311,7 @@ def _training_config(args: argparse.Namespace, n: int) -> Any:
         realspace_weight=args.realspace_weight,
         refined_target_iterations=args.refined_target_iterations,
         nphotons=args.nphotons,
-        n_groups=args.n_groups,
+        n_groups=n_groups,
         n_subsample=args.n_subsample,
         subsample_seed=args.subsample_seed,
         neighbor_count=args.neighbor_count,
@@ -338,8 +365,18 @@ def format_quality(metrics: dict[str, float]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train as ``args`` says; returns a summary (paths, epochs, metrics). Raises on errors."""
+    """Train as ``args`` says; returns a summary (paths, epochs, metrics). Raises on errors.
+
+    Raises
+    ------
+    ptycho.backend.TrainingInterrupted
+        Ctrl-C during training, after the model of the last finished epoch was saved (its
+        ``saved`` names the files; empty when no epoch finished).
+    """
+    from ptycho.backend import TrainingInterrupted
+    from ptycho.cli.common import save_interrupted, save_training_set
     from ptycho.config.config import InferenceConfig
+    from ptycho.inference import check_scan_geometry
     from ptycho.workflows import components
 
     check_backend(args.backend)
@@ -353,13 +390,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"--N {args.N} does not match the training data's {raw.N}x{raw.N} patterns; omit "
             f"--N or pass --N {raw.N}"
         )
-    config = _training_config(args, raw.N)
+    config = _training_config(args, raw.N, _n_groups(args, _positions_used(raw, args.n_subsample)))
     test_raw = components.load_data(args.test_data_file) if args.test_data_file else None
     if test_raw is not None and test_raw.N != raw.N:
         raise ValueError(
             f"the test data has {test_raw.N}x{test_raw.N} patterns but the training data "
             f"{raw.N}x{raw.N}; use test data from the same detector"
         )
+    if test_raw is not None:  # reconstructed after training: check it now (HARD-005..007)
+        check_scan_geometry(test_raw, raw.N, min(args.stitch_crop, raw.N))
 
     from ptycho.workflows import backend_selector as selector
 
@@ -370,17 +409,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = dataclasses.replace(config, model=dataclasses.replace(initial.model_config))
     started = time.perf_counter()
     on_epoch_end = _printer(config.nepochs) if args.progress else None
-    bundle = selector.train_with_backend(
-        raw, config, initial=initial, output_dir=out, on_epoch_end=on_epoch_end
-    )
+    # the TensorFlow backend would write history.csv on its own; here it is written with the
+    # archive (HARD-014). The PyTorch backend keeps its checkpoints under OUTPUT_DIR.
+    run_dir = out if args.backend == "pytorch" else None
+    try:
+        bundle = selector.train_with_backend(
+            raw, config, initial=initial, output_dir=run_dir, on_epoch_end=on_epoch_end
+        )
+    except TrainingInterrupted as exc:
+        save_interrupted(exc, api, out, components.LOSS_CURVE_PNG)
+        raise
     seconds = time.perf_counter() - started
-    archive = out / "wts.h5.zip"
-    api.save_bundle(bundle, archive)
-    curve = components.save_loss_curve(bundle.history, out / components.LOSS_CURVE_PNG)
+    saved = save_training_set(bundle, api, out, components.LOSS_CURVE_PNG)
     summary: dict[str, Any] = {
-        "archive": archive,
-        "history": out / components.HISTORY_FILENAME,
-        "loss_curve": curve,
+        "archive": saved["archive"],
+        "history": saved["history"],
+        "loss_curve": saved["loss_curve"],
         "epochs": bundle.epochs_trained,
         "seconds": seconds,
         "final_loss": bundle.history["loss"][-1] if bundle.history.get("loss") else None,
@@ -419,9 +463,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s"
     )
+    from ptycho.cli.common import CLI_ERRORS, report_interrupt
+
     try:
         summary = run(args)
-    except (ValueError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+    except KeyboardInterrupt as exc:  # also ptycho.backend.TrainingInterrupted
+        return report_interrupt("ptycho-train", exc)
+    except CLI_ERRORS as exc:
         print(f"ptycho-train: error: {exc}", file=sys.stderr)
         return 1
     print(

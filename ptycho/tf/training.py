@@ -16,7 +16,9 @@
   same with ``val_`` and ``learning_rate``), optionally written as ``history.csv``;
 - an epoch hook (:data:`ptycho.backend.EpochCallback`) that may stop training cleanly;
 - a NaN/Inf guard: the weights of the last finite epoch are restored and
-  :class:`TrainingDivergedError` names the epoch.
+  :class:`TrainingDivergedError` names the epoch;
+- Ctrl-C: the weights of the last finished epoch are restored and
+  :class:`ptycho.backend.TrainingInterrupted` carries them (HARD-010).
 
 Scaling (ARCH-007/009): the network always sees the normalised ``X`` (its input is ``s X`` with the
 current ``s = exp(log_intensity_scale)``, divided by the same ``s`` inside). Predicted counts
@@ -40,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ptycho.backend import ModelBundle
+from ptycho.backend import ModelBundle, TrainingInterrupted
 from ptycho.tf import physics
 from ptycho.tf.model import PtychoPINNModel, build_model
 from ptycho.workflows.components import HISTORY_FILENAME, write_history_csv
@@ -371,6 +373,9 @@ def fit(
     TrainingDivergedError
         A loss became NaN/Inf; the weights of the last finite epoch (or the initial weights)
         were restored first.
+    ptycho.backend.TrainingInterrupted
+        Ctrl-C: the weights of the last finished epoch were restored first; its ``history``
+        holds the finished epochs (HARD-010). ``history.csv`` is not written.
     """
     spec = _loss_spec(config, train_data.Y is not None)
     check_container(train_data, network.N, network.gridsize, "training")
@@ -429,56 +434,66 @@ def _loop(
         config.lr_plateau_factor, config.lr_plateau_patience, config.min_learning_rate
     )
     stopper = EarlyStopping(config.early_stopping_patience)
-    for epoch in range(int(config.nepochs)):
-        started = time.perf_counter()
-        order = rng.permutation(n_train)
-        bar = None
-        if verbose == 1:
-            bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"])
-        logs = _run_epoch(train_step, train_arrays, batch, order, bar)
-        if val_arrays is not None:
-            val_logs = _run_epoch(
-                eval_step, val_arrays, batch, np.arange(val_arrays[0].shape[0]), None
-            )
-            logs.update({f"val_{key}": value for key, value in val_logs.items()})
-        logs["learning_rate"] = lr
-        if not all(math.isfinite(v) for v in logs.values()):
-            network.set_weights(good_weights)
-            bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
-            raise TrainingDivergedError(
-                f"training diverged in epoch {epoch + 1}/{config.nepochs} ({bad}); the weights of "
-                f"the last good epoch ({epoch}) were restored. Lower learning_rate (now {lr:g}), "
-                "check the data for outliers, or reduce nphotons",
-                epoch=epoch + 1,
-                history=history,
-            )
-        for key, value in logs.items():
-            history.setdefault(key, []).append(float(value))
-        good_weights = network.get_weights()
-        if verbose == 2:
-            summary = " ".join(f"{k}={v:.6g}" for k, v in logs.items())
-            logger.info(
-                "epoch %d/%d (%.1f s): %s", epoch + 1, config.nepochs,
-                time.perf_counter() - started, summary,
-            )
-        stop = False
-        if on_epoch_end is not None and on_epoch_end(epoch, dict(logs)):
-            logger.info("training stopped by the epoch callback after epoch %d", epoch + 1)
-            stop = True
-        current = logs[monitor]
-        new_lr = plateau.update(current, lr)
-        if new_lr != lr:
-            lr = new_lr
-            optimizer.learning_rate.assign(lr)
-            logger.info("epoch %d: %s plateau, learning rate -> %g", epoch + 1, monitor, lr)
-        if stopper.update(current):
-            logger.info(
-                "early stopping after epoch %d (%s did not improve for %d epochs)",
-                epoch + 1, monitor, stopper.wait,
-            )
-            stop = True
-        if stop:
-            break
+    # (weights, epochs) of the last finished epoch; assigned as one tuple, so a Ctrl-C between
+    # two statements can never pair the weights of one epoch with the history of another
+    good = (good_weights, 0)
+    try:
+        for epoch in range(int(config.nepochs)):
+            started = time.perf_counter()
+            order = rng.permutation(n_train)
+            bar = None
+            if verbose == 1:
+                bar = keras.utils.Progbar(n_batches, stateful_metrics=["loss"])
+            logs = _run_epoch(train_step, train_arrays, batch, order, bar)
+            if val_arrays is not None:
+                val_logs = _run_epoch(
+                    eval_step, val_arrays, batch, np.arange(val_arrays[0].shape[0]), None
+                )
+                logs.update({f"val_{key}": value for key, value in val_logs.items()})
+            logs["learning_rate"] = lr
+            if not all(math.isfinite(v) for v in logs.values()):
+                network.set_weights(good[0])
+                bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
+                raise TrainingDivergedError(
+                    f"training diverged in epoch {epoch + 1}/{config.nepochs} ({bad}); the "
+                    f"weights of the last good epoch ({epoch}) were restored. Lower "
+                    f"learning_rate (now {lr:g}), check the data for outliers, or reduce nphotons",
+                    epoch=epoch + 1,
+                    history=history,
+                )
+            for key, value in logs.items():
+                history.setdefault(key, []).append(float(value))
+            good = (network.get_weights(), epoch + 1)
+            if verbose == 2:
+                summary = " ".join(f"{k}={v:.6g}" for k, v in logs.items())
+                logger.info(
+                    "epoch %d/%d (%.1f s): %s", epoch + 1, config.nepochs,
+                    time.perf_counter() - started, summary,
+                )
+            stop = False
+            if on_epoch_end is not None and on_epoch_end(epoch, dict(logs)):
+                logger.info("training stopped by the epoch callback after epoch %d", epoch + 1)
+                stop = True
+            current = logs[monitor]
+            new_lr = plateau.update(current, lr)
+            if new_lr != lr:
+                lr = new_lr
+                optimizer.learning_rate.assign(lr)
+                logger.info("epoch %d: %s plateau, learning rate -> %g", epoch + 1, monitor, lr)
+            if stopper.update(current):
+                logger.info(
+                    "early stopping after epoch %d (%s did not improve for %d epochs)",
+                    epoch + 1, monitor, stopper.wait,
+                )
+                stop = True
+            if stop:
+                break
+    except KeyboardInterrupt:
+        weights, done = good
+        network.set_weights(weights)
+        kept = {key: values[:done] for key, values in history.items() if values[:done]}
+        logger.info("training interrupted; restored the weights of epoch %d", done)
+        raise TrainingInterrupted(done, history=kept) from None
     return history
 
 
@@ -528,6 +543,9 @@ def train(
         or real-space loss, an ``initial`` bundle of another backend.
     TrainingDivergedError
         NaN/Inf loss (its ``bundle`` holds the restored model).
+    ptycho.backend.TrainingInterrupted
+        Ctrl-C; its ``bundle`` holds the model of the last finished epoch (None when no epoch
+        finished).
     """
     from ptycho.loader import split_container
     from ptycho.physics.forward import intensity_scale
@@ -576,6 +594,10 @@ def train(
         )
     except TrainingDivergedError as exc:
         exc.bundle = _bundle(network, config, exc.history)
+        raise
+    except TrainingInterrupted as exc:
+        if exc.epochs_completed > 0:
+            exc.bundle = _bundle(network, config, exc.history)
         raise
     return _bundle(network, config, history)
 

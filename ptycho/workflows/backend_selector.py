@@ -309,7 +309,8 @@ def load_inference_bundle_with_backend(
     ----------
     bundle_path : path-like
         ``wts.h5.zip`` or a directory holding it; for the PyTorch backend also a Lightning
-        ``.ckpt`` or a training output directory (``checkpoints/last.ckpt``).
+        ``.ckpt`` or a training output directory (the newer of ``wts.h5.zip`` and
+        ``checkpoints/last.ckpt``, :func:`ptycho.archive.find_model_file`).
     config : InferenceConfig, optional
         Its ``backend`` selects the backend when ``backend`` is not given; it is written to
         ``ptycho.params.cfg`` first (CONFIG-001).
@@ -337,17 +338,19 @@ def load_inference_bundle_with_backend(
     if config is not None:
         _bridge_legacy(config)
     api = get_backend(name)
+    from ptycho.archive import find_model_file
+
     path = Path(bundle_path)
+    if path.is_dir():  # the newer of its archive and checkpoints/last.ckpt (HARD-012)
+        path = find_model_file(path, checkpoints=name == "pytorch")
     if path.suffix == ".ckpt" and name != "pytorch":
         raise ValueError(
             f"{path} is a Lightning checkpoint, which only the pytorch backend reads; load it "
             "with backend='pytorch', or pass a wts.h5.zip archive (either backend's archive "
             "can be converted)"
         )
-    if name == "pytorch" and (
-        path.suffix == ".ckpt" or (path.is_dir() and not (path / "wts.h5.zip").is_file())
-    ):
-        return api.load_bundle(path)  # a checkpoint, or a run directory with checkpoints/
+    if name == "pytorch" and path.suffix == ".ckpt":
+        return api.load_bundle(path)
     from ptycho.archive import read_archive
 
     contents = read_archive(path)

@@ -266,8 +266,14 @@ def test_tensorflow_archive_without_weight_map_names_both_backends(tmp_path: Any
 def test_weights_that_do_not_fit_the_config_are_rejected_naming_both_backends(
     tmp_path: Any,
 ) -> None:
-    """Issue 5: weights of another architecture than the manifest's config are not converted."""
+    """Issue 5: weights of another architecture than the manifest's config are not converted;
+    weights far larger than that architecture needs are not even read (HARD-001)."""
+    from ptycho.archive import ArchiveTooLargeError
+
     weights = _random_weights(ModelConfig(N=64, gridsize=2, n_filters_scale=2, architecture="cnn"))
+    with pytest.raises(ArchiveTooLargeError, match="more than the .* bytes the model described"):
+        _archive(tmp_path, "pytorch", SMALL, weights)
+    weights = _random_weights(ModelConfig(N=64, gridsize=1, n_filters_scale=1, architecture="cnn"))
     contents = _archive(tmp_path, "pytorch", SMALL, weights)
     with pytest.raises(ValueError, match=r"PyTorch model to the TensorFlow backend.*shape"):
         convert_archive_bundle(contents, _Recorder("tensorflow"))

@@ -255,7 +255,7 @@ def test_deprecated_flags_print_a_visible_notice(monkeypatch, capsys, tmp_path):
     stderr (and a DeprecationWarning)."""
     seen = {}
 
-    def fake_run(config, execution):
+    def fake_run(config, execution, **_):
         seen["execution"] = execution
         raise ValueError("stop here")
 

@@ -171,7 +171,8 @@ def test_deterministic_runs_repeat_exactly(tiny_scan):
 
 
 def test_artefacts_land_in_output_dir(tiny_scan, tmp_path):
-    """With output_dir: checkpoints/last.ckpt + best, lightning_logs (csv) and history.csv."""
+    """With output_dir: checkpoints/last.ckpt + best, lightning_logs (csv) and the running
+    checkpoints/history.csv (the top-level history.csv is written with the archive, HARD-014)."""
     execution = PyTorchExecutionConfig(logger_backend="csv")
     api.train(
         make_container(tiny_scan, n_groups=16),
@@ -182,8 +183,9 @@ def test_artefacts_land_in_output_dir(tiny_scan, tmp_path):
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert list((tmp_path / "checkpoints").glob("best-epoch*.ckpt"))
     assert list((tmp_path / "lightning_logs").glob("version_*/metrics.csv"))
-    header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    header = (tmp_path / "checkpoints" / "history.csv").read_text().splitlines()[0].split(",")
     assert header[0] == "epoch" and "loss" in header and "val_loss" in header
+    assert not (tmp_path / "history.csv").exists()
 
 
 def test_supervised_training_needs_ground_truth(tiny_scan):
@@ -306,7 +308,7 @@ def test_ddp_spawn_on_two_cpu_processes_trains_and_returns_the_weights(tiny_scan
         if v.dtype.is_floating_point and not torch.equal(v, initial[k])
     ]
     assert changed, "the trained weights did not come back from the worker processes"
-    assert Path(tmp_path / "history.csv").is_file()
+    assert Path(tmp_path / "checkpoints" / "history.csv").is_file()
 
 
 def test_supervised_and_realspace_losses_train_on_ground_truth_groups(tiny_scan):
