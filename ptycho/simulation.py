@@ -57,7 +57,7 @@ from ptycho.physics.forward import far_field_amplitude, illuminate
 from ptycho.physics.noise import poisson_counts
 from ptycho.physics.shift import extract_patches
 from ptycho.probe import default_probe
-from ptycho.raw_data import RawData
+from ptycho.raw_data import LAYOUT_KEY, RawData
 
 __all__ = [
     "DEFAULT_OVERLAP",
@@ -836,7 +836,8 @@ def save_npz(
 
     Keys: exactly those of :meth:`RawData.to_file` (``xcoords``, ``ycoords``, ``xcoords_start``,
     ``ycoords_start``, ``diff3d`` float32 amplitude, ``probeGuess``, ``scan_index``,
-    ``objectGuess`` = ground truth, ``Y`` = ground-truth patches, ``bad_pixels`` when present)
+    ``objectGuess`` = ground truth, ``Y`` = ground-truth patches, ``bad_pixels`` when present,
+    ``diff3d_layout`` when M == N)
     plus, for a SimulatedDataset, the scalars ``nphotons`` (float64) and ``sim_seed`` (int64,
     -1 when unknown). :meth:`RawData.from_file` reads it back.
 
@@ -875,6 +876,8 @@ def save_npz(
         arrays["Y"] = raw.Y
     if raw.bad_pixels is not None:
         arrays["bad_pixels"] = raw.bad_pixels
+    if raw.diff3d.shape[0] == raw.N:  # M == N: say which layout it is (HARD-016)
+        arrays[LAYOUT_KEY] = np.array("MNN")
     if isinstance(dataset, SimulatedDataset):
         arrays["nphotons"] = np.asarray(dataset.nphotons, dtype=np.float64)
         arrays["sim_seed"] = np.asarray(-1 if dataset.seed is None else dataset.seed, np.int64)

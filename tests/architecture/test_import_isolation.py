@@ -42,6 +42,9 @@ CORE_MODULES = [
     "ptycho.parity",
     "ptycho.atomic",
     "ptycho.inference",
+    "ptycho.npy_io",
+    "ptycho.scan_geometry",
+    "ptycho.cli.common",
 ]
 HEAVY = ["tensorflow", "keras", "torch", "lightning"]
 #: Runs each backend in its own worker subprocess; the only core module naming both frameworks.
