@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ptycho.physics.shift import place_patches_with_weights
+from ptycho.scan_geometry import check_canvas_size
 
 __all__ = ["reassemble_position", "scan_canvas", "stitch_patches"]
 
@@ -199,6 +200,12 @@ def reassemble_position(
     -------
     (S, S, 1) complex64
         The stitched object.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or offsets, or a canvas above
+        :data:`ptycho.scan_geometry.MAX_CANVAS_PIXELS` (checked before it is allocated).
     """
     patches = np.asarray(obj_tensor)
     if patches.ndim == 4 and patches.shape[-1] == 1:
@@ -217,6 +224,7 @@ def reassemble_position(
     if not np.all(np.isfinite(offsets)):
         raise ValueError("global_offsets contains NaN or Inf values")
     size, origin = scan_canvas(offsets[:, 0], offsets[:, 1], m)
+    check_canvas_size((size, size))  # before allocating it (HARD-007)
     canvas = stitch_patches(
         patches, offsets[:, 0], offsets[:, 1], (size, size), crop=m, origin=origin
     )

@@ -94,6 +94,18 @@ def test_canvas_above_the_limit_is_refused_before_allocation() -> None:
     assert MAX_CANVAS_PIXELS == 8192 * 8192
 
 
+def test_reassemble_position_refuses_a_huge_canvas_before_allocating_it() -> None:
+    """HARD-007: the historical reassemble_position (Ptychodus's built-in client calls it) checks
+    its canvas size first, so one offset at 1e6 px is an error, not a 21.8 TiB allocation."""
+    from ptycho.stitching import reassemble_position
+
+    x, y = _raster()
+    x[0] = 1e6
+    offsets = np.stack([x, y], axis=1)[:, None, :, None]
+    with pytest.raises(ValueError, match=r"would be 999983 x 999983 px \(999966 Mpx\), above"):
+        reassemble_position(np.ones((64, N, N, 1), np.complex64), offsets, M=20)
+
+
 def _scan(x: np.ndarray, y: np.ndarray, object_shape: tuple[int, int] | None) -> RawData:
     m = x.size
     diff = np.ones((m, N, N), np.float32)
@@ -175,16 +187,19 @@ try:  # control: stitching these positions naively does not fit the limit
     result['naive'] = 'ok'
 except MemoryError:
     result['naive'] = 'MemoryError'
+except ValueError as exc:  # the canvas limit of reassemble_position itself
+    result['naive'] = 'canvas limit' if 'above the limit' in str(exc) else str(exc)
 print(json.dumps(result))
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and RLIMIT_AS")
-@pytest.mark.parametrize("outlier", [4000.0, 1e6])
-def test_outlier_is_refused_within_bounded_memory(outlier: float) -> None:
-    """HARD-006 (issue case 2): one outlier at x = 4000 px (a 3990 px canvas, ~0.5 GB to stitch)
+@pytest.mark.parametrize(("outlier", "naive"), [(4000.0, "MemoryError"), (1e6, "canvas limit")])
+def test_outlier_is_refused_within_bounded_memory(outlier: float, naive: str) -> None:
+    """HARD-006 (issue case 2): one outlier at x = 4000 px (a 3990 px canvas, ~0.4 GB to stitch)
     or 1e6 px (21.8 TiB) is refused by reconstruct_scan naming index 63, before predicting,
-    within a 200 MB address-space limit that stitching those positions naively exceeds."""
+    within a 200 MB address-space limit. Stitching those positions directly exceeds that limit
+    (4000 px) or is refused by the canvas limit of reassemble_position (1e6 px, HARD-007)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _BOUNDED, str(REPO), str(outlier)],
@@ -195,4 +210,4 @@ def test_outlier_is_refused_within_bounded_memory(outlier: float) -> None:
     assert "memory_error" not in result, result
     assert "1 of 64 scan positions lie far from the rest" in result["error"]
     assert "indices 63" in result["error"] and result["predicted"] == []
-    assert result["naive"] == "MemoryError"
+    assert result["naive"] == naive
