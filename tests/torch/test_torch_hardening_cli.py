@@ -179,11 +179,14 @@ def _start(train_npz: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[
 def _wait_for_epochs(
     running: Path, epochs: int, child: subprocess.Popen[bytes], timeout: float = 600
 ) -> None:
-    """Wait until the running history (written after every epoch) holds ``epochs`` rows."""
+    """Wait until the running history (written after every epoch) holds ``epochs`` rows and
+    the checkpoint of that epoch exists."""
     deadline = time.monotonic() + timeout
+    last = running.parent / "last.ckpt"
     while time.monotonic() < deadline:
         if running.is_file() and len(running.read_text().splitlines()) > epochs:
-            return
+            if last.is_file():
+                return
         if child.poll() is not None:
             pytest.fail(f"training ended early ({child.returncode}): {child.stderr.read()!r}")
         time.sleep(0.2)
