@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model_path",
         type=Path,
         default=None,
-        help="continue training from this model archive (wts.h5.zip or its directory)",
+        help="continue training from this model archive (wts.h5.zip or its directory), or "
+        "'pretrained' = the model that ships with ptychopinn (fine-tuning; the data's probe "
+        "and photon level replace the model's)",
     )
     io.add_argument(
         "--backend",
@@ -366,8 +368,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     api = check_backend(args.backend)
     initial = None
     if args.model_path is not None:
-        initial = selector.load_inference_bundle_with_backend(args.model_path, backend=args.backend)
-        config = dataclasses.replace(config, model=dataclasses.replace(initial.model_config))
+        source = args.model_path
+        if str(source) == "pretrained":
+            from ptycho.pretrained import archive_path
+
+            source = archive_path()
+        initial = selector.load_inference_bundle_with_backend(source, backend=args.backend)
+        # the network is the initial model's; N is the data's (a backprop_unet model is rebuilt)
+        model = dataclasses.replace(initial.model_config, N=raw.N)
+        config = dataclasses.replace(config, model=model)
     started = time.perf_counter()
     on_epoch_end = _printer(config.nepochs) if args.progress else None
     bundle = selector.train_with_backend(
