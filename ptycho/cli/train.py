@@ -49,6 +49,7 @@ def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: s
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-train``."""
+    from ptycho import defaults
     from ptycho.config.config import (
         AMP_ACTIVATIONS,
         ARCHITECTURES,
@@ -102,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=(64, 128, 256),
         help="pattern size; default: the data's (must match it)",
     )
-    grp.add_argument("--gridsize", type=int, default=m.gridsize, help="group side (C=gridsize^2)")
+    grp.add_argument(
+        "--gridsize",
+        type=int,
+        default=defaults.GRIDSIZE,
+        help="group side (C=gridsize^2); 2 groups 4 overlapping patterns (ptycho.defaults)",
+    )
     grp.add_argument("--n_groups", type=int, default=t.n_groups, help="number of training groups")
     grp.add_argument(
         "--n_subsample",
