@@ -36,6 +36,8 @@ from ptychodus.api.parameters import (
     StringParameter,
 )
 
+from ptycho import defaults
+
 if TYPE_CHECKING:
     from ptychodus.api.settings import SettingsRegistry
 
@@ -110,7 +112,9 @@ class PtychoPINNxModelSettings(_SettingsGroup):
         super().__init__(registry, "Model")
         g = self._group
         self.architecture = g.create_string_parameter("Architecture", ARCHITECTURE_CHOICES[0])
-        self.gridsize = g.create_integer_parameter("GridSize", 1, minimum=1, maximum=4)
+        self.gridsize = g.create_integer_parameter(
+            "GridSize", defaults.GRIDSIZE, minimum=1, maximum=4
+        )
         self.n_filters_scale = g.create_integer_parameter(
             "NumFiltersScale", 2, minimum=1, maximum=8
         )
@@ -167,7 +171,7 @@ class PtychoPINNxInferenceSettings(_SettingsGroup):
         self.batch_size = g.create_integer_parameter("BatchSize", 64, minimum=1, maximum=65536)
         self.stitch_crop = g.create_integer_parameter("StitchCrop", 0, minimum=0, maximum=256)
         self.refine_iterations = g.create_integer_parameter(
-            "RefineIterations", 0, minimum=0, maximum=100_000
+            "RefineIterations", defaults.REFINE_ITERATIONS, minimum=0, maximum=100_000
         )
         self.refine_probe = g.create_boolean_parameter("RefineProbe", False)
         self.probe_source = g.create_string_parameter("ProbeSource", PROBE_SOURCE_CHOICES[0])
@@ -190,10 +194,12 @@ class PtychoPINNxExecutionSettings(_SettingsGroup):
         super().__init__(registry, "Execution")
         g = self._group
         self.backend = g.create_string_parameter("Backend", "tensorflow")
-        self.accelerator = g.create_string_parameter("Accelerator", "cpu")
+        self.accelerator = g.create_string_parameter("Accelerator", defaults.ACCELERATOR)
         self.devices = g.create_integer_parameter("Devices", 1, minimum=1, maximum=1024)
         self.strategy = g.create_string_parameter("Strategy", "auto")
-        self.deterministic = g.create_boolean_parameter("Deterministic", True)
+        # off by default: deterministic kernels cost much on a GPU (CPU runs are reproducible
+        # either way); turn it on for bit-reproducible GPU training
+        self.deterministic = g.create_boolean_parameter("Deterministic", False)
 
 
 class PtychoPINNxSettings:

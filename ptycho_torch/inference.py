@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ptycho import defaults
 from ptycho.atomic import atomic_write_bytes
 from ptycho.backend import ModelBundle
 from ptycho.config.config import PROBE_SOURCES, InferenceConfig
@@ -372,8 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refine_iterations",
         type=int,
-        default=0,
-        help="iterations of physics refinement of the stitched prediction (ptycho.refine)",
+        default=defaults.REFINE_ITERATIONS,
+        help="iterations of physics refinement of the stitched prediction (ptycho.refine); "
+        f"0 = the network's image as it is (default {defaults.REFINE_ITERATIONS}, "
+        "ptycho.defaults)",
     )
     parser.add_argument(
         "--refine_probe",

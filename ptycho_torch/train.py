@@ -51,6 +51,7 @@ def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_t
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``python -m ptycho_torch.train``."""
+    from ptycho import defaults as recommended
     from ptycho.config.config import AMP_ACTIVATIONS, ARCHITECTURES, MODEL_TYPES, TrainingConfig
 
     defaults = TrainingConfig()
@@ -73,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"number of training groups (default: one per scan position, at most "
         f"{defaults.n_groups})",
     )
-    data.add_argument("--gridsize", type=int, default=1, help="group side; C = gridsize**2")
+    data.add_argument(
+        "--gridsize",
+        type=int,
+        default=recommended.GRIDSIZE,
+        help="group side; C = gridsize**2 (default from ptycho.defaults)",
+    )
     data.add_argument("--neighbor_count", type=int, default=defaults.neighbor_count)
     data.add_argument(
         "--validation_fraction",

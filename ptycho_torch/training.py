@@ -683,7 +683,12 @@ def _fit(
         initial_intensity_scale=(initial.intensity_scale if initial is not None else s0),
     )
     if initial is not None:
+        from ptycho.fine_tuning import continued_probe_and_scale
+
         module.net.load_state_dict(initial.network.state_dict())
+        probe, scale = continued_probe_and_scale(initial, train.probe, config)
+        module.net.set_probe(probe)
+        module.net.set_intensity_scale(scale)
     datamodule = PtychoDataModule(
         train,
         validation,

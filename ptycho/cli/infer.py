@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-infer``."""
+    from ptycho import defaults
     from ptycho.config.config import PROBE_SOURCES, InferenceConfig
 
     d = InferenceConfig()
@@ -108,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--refine_iterations",
         type=int,
-        default=d.refine_iterations,
+        default=defaults.REFINE_ITERATIONS,
         help="iterations of physics refinement of the stitched prediction against every "
-        "measured pattern (ptycho.refine); 0 = the network's prediction as it is",
+        "measured pattern (ptycho.refine; default from ptycho.defaults); 0 = the network's "
+        "prediction as it is",
     )
     p.add_argument(
         "--refine_probe",

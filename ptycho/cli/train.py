@@ -53,6 +53,7 @@ def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: s
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-train``."""
+    from ptycho import defaults
     from ptycho.config.config import (
         AMP_ACTIVATIONS,
         ARCHITECTURES,
@@ -88,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model_path",
         type=Path,
         default=None,
-        help="continue training from this model archive (wts.h5.zip or its directory)",
+        help="continue training from this model archive (wts.h5.zip or its directory), or "
+        "'pretrained' = the model that ships with ptychopinn (fine-tuning; the data's probe "
+        "and photon level replace the model's)",
     )
     io.add_argument(
         "--backend",
@@ -104,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=(64, 128, 256),
         help="pattern size; default: the data's (must match it)",
     )
-    grp.add_argument("--gridsize", type=int, default=m.gridsize, help="group side (C=gridsize^2)")
+    grp.add_argument(
+        "--gridsize",
+        type=int,
+        default=defaults.GRIDSIZE,
+        help="group side (C=gridsize^2); 2 groups 4 overlapping patterns (ptycho.defaults)",
+    )
     grp.add_argument(
         "--n_groups",
         type=int,
@@ -405,8 +413,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     api = check_backend(args.backend)
     initial = None
     if args.model_path is not None:
-        initial = selector.load_inference_bundle_with_backend(args.model_path, backend=args.backend)
-        config = dataclasses.replace(config, model=dataclasses.replace(initial.model_config))
+        source = args.model_path
+        if str(source) == "pretrained":
+            from ptycho.pretrained import archive_path
+
+            source = archive_path()
+        initial = selector.load_inference_bundle_with_backend(source, backend=args.backend)
+        # the network is the initial model's; N is the data's (a backprop_unet model is rebuilt)
+        model = dataclasses.replace(initial.model_config, N=raw.N)
+        config = dataclasses.replace(config, model=model)
     started = time.perf_counter()
     on_epoch_end = _printer(config.nepochs) if args.progress else None
     # the TensorFlow backend would write history.csv on its own; here it is written with the

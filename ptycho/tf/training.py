@@ -572,6 +572,12 @@ def train(
                 f"config asks for N={model_config.N}, gridsize={model_config.gridsize}"
             )
         config = dataclasses.replace(config, model=dataclasses.replace(network.model_config))
+        from ptycho.fine_tuning import continued_probe_and_scale
+
+        probe, scale = continued_probe_and_scale(initial, train_data.probe, config)
+        network.probe_layer.probe_real.assign(probe.real)
+        network.probe_layer.probe_imag.assign(probe.imag)
+        network.scale_layer.log_intensity_scale.assign(np.float32(math.log(scale)))
     else:
         probe = normalize_probe(train_data.probe, model_config.probe_scale)
         scale = intensity_scale(config.nphotons, model_config.N)

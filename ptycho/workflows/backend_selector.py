@@ -199,8 +199,11 @@ def train_with_backend(
 ) -> ModelBundle:
     """Group (for RawData) and train with ``config.backend``; returns the trained bundle.
 
-    An ``initial`` bundle of the other backend is converted first (same weights). The bundle is
-    recorded as the process's last trained model (:mod:`ptycho.model_manager`).
+    An ``initial`` bundle of the other backend is converted first (same weights); a
+    ``backprop_unet`` one trained at another ``N`` is rebuilt at the data's (ARCH-014); training
+    continues from its weights with the data's probe and intensity scale
+    (:mod:`ptycho.fine_tuning`). The bundle is recorded as the process's last trained model
+    (:mod:`ptycho.model_manager`).
 
     Raises
     ------
@@ -219,6 +222,16 @@ def train_with_backend(
     validation_data = refined_training_data(validation_data, config.refined_target_iterations)
     if initial is not None and initial.backend != name:
         initial = convert_bundle_to_backend(initial, name)
+    data_n = int(train_data.N)
+    if initial is not None and initial.N != data_n:
+        # a backprop_unet model runs at any N (ARCH-014); its probe is replaced by the data's
+        from ptycho.probe import normalize_probe
+        from ptycho.raw_data import RawData
+        from ptycho.weights import resized_bundle
+
+        raw_probe = train_data.probeGuess if isinstance(train_data, RawData) else train_data.probe
+        probe = normalize_probe(raw_probe, config.model.probe_scale)
+        initial = resized_bundle(initial, data_n, probe, get_backend(name))
     if name == "tensorflow":
         return components.train(
             train_data,

@@ -220,3 +220,17 @@ def test_simulate_in_process_npz_only(tmp_path: Path, capsys: pytest.CaptureFixt
     with np.load(out / "simulated_data.npz") as f:
         assert "Y" not in f.files and "objectGuess" in f.files
     assert "data: diff3d (9, 64, 64)" in capsys.readouterr().out
+
+
+def test_train_and_infer_clis_default_to_the_recommended_settings() -> None:
+    """Issue 11 / D14: ptycho-train groups by 2, ptycho-infer refines and falls back to the
+    pretrained model; the torch CLIs agree."""
+    from ptycho import defaults
+    from ptycho.cli import infer, train
+
+    args = train.build_parser().parse_args(["--train_data_file", "x.npz", "--output_dir", "o"])
+    assert args.gridsize == defaults.GRIDSIZE and args.architecture == "backprop_unet"
+    args = infer.build_parser().parse_args(["--test_data_file", "x.npz", "--output_dir", "o"])
+    assert args.model_path is None
+    assert args.refine_iterations == defaults.REFINE_ITERATIONS
+    assert args.probe_source == "auto"

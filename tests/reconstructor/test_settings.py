@@ -14,6 +14,7 @@ from ptycho.config.config import (
     PyTorchExecutionConfig,
     TrainingConfig,
 )
+from ptycho.defaults import REFINE_ITERATIONS
 from ptycho_reconstructor.settings import (
     PtychoPINNxSettings,
     execution_config_from_settings,
@@ -169,12 +170,15 @@ def test_inference_config_from_settings(settings: PtychoPINNxSettings, tmp_path:
     assert config.model_path == tmp_path / "wts.h5.zip"
     assert (config.n_groups, config.neighbor_count, config.batch_size) == (None, 5, 32)
     assert config.backend == "tensorflow"
-    assert (config.refine_iterations, config.refine_probe) == (0, False)
+    assert (config.refine_iterations, config.refine_probe) == (REFINE_ITERATIONS, False)
+    assert config.probe_source == "auto"
     i.n_groups.set_value(10)
     i.refine_iterations.set_value(25)
     i.refine_probe.set_value(True)
+    i.probe_source.set_value("Model")
     config = inference_config_from_settings(settings, model=model)
     assert (config.n_groups, config.refine_iterations, config.refine_probe) == (10, 25, True)
+    assert config.probe_source == "model"
 
 
 def test_model_path_empty_means_none(settings: PtychoPINNxSettings) -> None:
@@ -273,3 +277,21 @@ def test_settings_round_trip_through_ptychodus_ini(tmp_path: Path) -> None:
     assert b.execution.backend.get_value() == "pytorch"
     text = ini.read_text()
     assert "[PtychoPINNxExecution]" in text and "Backend = pytorch" in text
+
+
+def test_defaults_are_the_recommended_ones(settings: PtychoPINNxSettings) -> None:
+    """Issue 11 / D14: a user who only picks the algorithm gets the measured best path:
+    backprop_unet at gridsize 2, the refined image (RefineIterations > 0, the network alone is
+    RefineIterations = 0), the scan's probe, a GPU when there is one."""
+    from ptycho import defaults
+
+    assert settings.model.architecture.get_value() == "backprop_unet"
+    assert settings.model.gridsize.get_value() == defaults.GRIDSIZE == 2
+    assert settings.inference.refine_iterations.get_value() == defaults.REFINE_ITERATIONS > 0
+    assert settings.inference.probe_source.get_value() == "auto"
+    assert settings.execution.accelerator.get_value() == defaults.ACCELERATOR == "auto"
+    assert settings.execution.deterministic.get_value() is False
+    config = inference_config_from_settings(
+        settings, model=model_config_from_settings(settings, N=64, model_type="pinn")
+    )
+    assert config.refine_iterations == defaults.REFINE_ITERATIONS

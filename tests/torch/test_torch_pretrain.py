@@ -90,3 +90,25 @@ def test_a_cnn_model_cannot_run_at_another_pattern_size() -> None:
     bundle = api.bundle_from_weights(config, None, weights, probe, 10.0)
     with pytest.raises(ValueError, match="architecture 'cnn' depends on N"):
         resized_bundle(bundle, 128, normalize_probe(simulate_probe(128)), api)
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])
+def test_fine_tuning_a_pretrained_model_takes_the_data_probe_and_n(tiny_result, backend) -> None:
+    """ptycho.fine_tuning: continuing the (N=64) pretrained model on an N=128 zone-plate scan
+    keeps its weights' layout, trains at N=128 with the scan's probe and photon level."""
+    from ptycho.config.config import TrainingConfig
+    from ptycho.physics.forward import intensity_scale
+    from ptycho.workflows.backend_selector import get_backend, train_with_backend
+
+    get_backend(backend)
+    scan = simulate_dataset(N=128, n_positions=16, nphotons=1e5, seed=8, probe_kind="zone_plate")
+    model = dataclasses.replace(tiny_result.bundle.model_config, N=128)
+    config = TrainingConfig(
+        model=model, nepochs=1, batch_size=4, nphotons=1e5, n_groups=16, backend=backend,
+        validation_fraction=0.0,
+    )
+    tuned = train_with_backend(scan.raw, config, initial=tiny_result.bundle)
+    assert tuned.backend == backend and tuned.N == 128
+    np.testing.assert_allclose(tuned.probe, normalize_probe(scan.raw.probeGuess), rtol=1e-5)
+    # restarted from the data's s0 (4.9; the pretrained model's was 31.25), then trained 1 epoch
+    assert tuned.intensity_scale == pytest.approx(intensity_scale(1e5, 128), rel=0.05)

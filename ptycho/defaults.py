@@ -1,0 +1,30 @@
+"""The recommended settings where a user starts (design D14), each chosen from a measurement.
+
+The command-line tools (``ptycho-train``, ``ptycho-infer``, ``python -m ptycho_torch.train`` /
+``.inference``), the Ptychodus settings of PtychoPINNx and the demo take their defaults from
+here; the measurements are in ``benchmarks/README.md`` ("Choosing the defaults"). The config
+dataclasses (:mod:`ptycho.config.config`) keep the neutral defaults of the original API
+(gridsize 1, no refinement), which Ptychodus's built-in PtychoPINN client relies on.
+
+Framework-free (stdlib only): the Ptychodus GUI process imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ACCELERATOR",
+    "GRIDSIZE",
+    "REFINE_ITERATIONS",
+]
+
+#: Patterns per group side. gridsize 2 (4 overlapping patterns per group) is the only one whose
+#: network-alone phase is on the right branch of the twin and clearly above a constant object;
+#: gridsize 1 learns the amplitude as fast but not the phase, gridsize 3 is slower per group.
+GRIDSIZE: Final[int] = 2
+#: Physics-refinement iterations after the network (``RefineIterations``; 0 = the network's
+#: image as it is): enough to bring a network start to phase SSIM 0.9 on held-out scans.
+REFINE_ITERATIONS: Final[int] = 20
+#: PyTorch accelerator: a GPU when there is one, else the CPU.
+ACCELERATOR: Final[str] = "auto"
