@@ -290,7 +290,8 @@ def build_training_containers(
 ) -> tuple[PtychoDataContainer, PtychoDataContainer | None]:
     """Group and normalise the training scans (ADAPT-052).
 
-    Every training scan gives up to ``config.n_groups`` groups (seeded), normalised on its own
+    Every training scan gives up to ``config.n_groups`` groups (seeded; at most one per scan
+    position, so a small scan never asks for more groups than positions), normalised on its own
     (ARCH-007); the groups of all scans are concatenated. Validation is ``test_data.npz`` (all
     positions) when present, else a seeded split of ``config.validation_fraction``; None when
     that leaves no validation group.
@@ -316,12 +317,18 @@ def build_training_containers(
                 f"a training scan has {len(raw)} positions but GridSize {model.gridsize} needs "
                 f"at least {c}; use a smaller GridSize or more data"
             )
+        n_groups = min(int(config.n_groups), len(raw))  # up to NumGroups: DATA-009, HARD-015
+        if n_groups < config.n_groups:
+            logger.info(
+                "training scan %d has %d positions: %d groups (NumGroups = %d)",
+                i, len(raw), n_groups, config.n_groups,
+            )
         containers.append(
             container_from_raw(
                 raw,
                 model.N,
                 gridsize=model.gridsize,
-                n_groups=config.n_groups,
+                n_groups=n_groups,
                 K=max(config.neighbor_count, c),
                 seed=config.seed + i,
             )

@@ -1,7 +1,9 @@
-"""HARD-004, HARD-005 (specs/hardening.md) in the Ptychodus adapter.
+"""HARD-004, HARD-005, HARD-015 (specs/hardening.md) in the Ptychodus adapter.
 
 A zip that holds a nested ``wts.h5.zip`` (ADAPT-033) is unpacked only up to a size no model
-archive needs; positions off the object use the core's shared check (ADAPT-009).
+archive needs; positions off the object use the core's shared check (ADAPT-009); a training scan
+smaller than ``NumGroups`` gives one group per position (ADAPT-052), never an error naming an
+oversampling option Ptychodus does not have.
 """
 
 from __future__ import annotations
@@ -74,3 +76,23 @@ class _Geometry:
         self.pixel_height_m = 1e-8
         self.center_x_m = 0.0
         self.center_y_m = 0.0
+
+
+def test_scan_smaller_than_num_groups_gives_one_group_per_position() -> None:
+    """HARD-015 / ADAPT-052: with GridSize 2 (the recommended default) and NumGroups 512, a
+    training scan of 40 positions gives 40 groups instead of a DATA-009 error."""
+    from ptycho.config.config import ModelConfig, TrainingConfig
+    from ptycho.raw_data import RawData
+    from ptycho_reconstructor.training_data import TrainingInputs, build_training_containers
+
+    rng = np.random.default_rng(0)
+    raw = RawData.from_coords_without_pc(
+        rng.uniform(40, 80, 40), rng.uniform(40, 80, 40),
+        rng.uniform(0, 3, (40, 64, 64)).astype(np.float32), np.ones((64, 64), np.complex64),
+        np.zeros(40, int),
+    )
+    config = TrainingConfig(
+        model=ModelConfig(N=64, gridsize=2), n_groups=512, validation_fraction=0.0, nphotons=1e6
+    )
+    train, validation = build_training_containers(TrainingInputs(train=[raw]), config)
+    assert len(train) == 40 and validation is None
