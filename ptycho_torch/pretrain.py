@@ -27,6 +27,7 @@ and the amplitude/phase SSIM of each goes into the log and the archive's manifes
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import math
 import time
@@ -113,7 +114,7 @@ def _bundle(
         model_config=model,
         training_config=training,
         intensity_scale=float(net.intensity_scale),
-        probe=net.probe.detach().numpy().astype(np.complex64),
+        probe=net.probe.detach().cpu().numpy().astype(np.complex64),
         history=history,
         network=net,
     )
@@ -140,14 +141,19 @@ def pretrain(
     *,
     eval_every: int = 0,
     log: Any = None,
+    device: str = "cpu",
 ) -> PretrainResult:
     """Train a ``backprop_unet`` network on the recipe's scans (see the module docstring).
 
-    ``log`` (a text stream) receives one line per evaluation."""
+    ``log`` (a text stream) receives one line per evaluation. ``device`` (a torch device such as
+    ``'cuda'``) holds the network and the scans during training; evaluation and the returned
+    bundle are on the CPU."""
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     started = time.perf_counter()
     scans = prepare_scans(recipe)
+    for scan in scans:
+        scan.X, scan.coords = scan.X.to(device), scan.coords.to(device)
     held_out = evaluation_scans(recipe)
     logger.info("simulated %d training scans in %.0f s", len(scans), time.perf_counter() - started)
     model = ModelConfig(
@@ -155,8 +161,8 @@ def pretrain(
     )
     net = PtychoPINNNet(
         model, probe=scans[0].probe, intensity_scale=scans[0].scale, intensity_scale_trainable=False
-    )
-    log_factors = torch.zeros(len(scans), requires_grad=True)
+    ).to(device)
+    log_factors = torch.zeros(len(scans), device=device, requires_grad=True)
     optimizer = torch.optim.Adam(
         [p for p in net.parameters() if p.requires_grad] + [log_factors], lr=recipe.learning_rate
     )
@@ -172,7 +178,7 @@ def pretrain(
             group["lr"] = lr
         k = int(rng.integers(len(scans)))
         scan = scans[k]
-        index = torch.from_numpy(rng.integers(0, scan.X.shape[0], recipe.batch_size))
+        index = torch.from_numpy(rng.integers(0, scan.X.shape[0], recipe.batch_size)).to(device)
         net.set_probe(scan.probe)
         net.set_intensity_scale(scan.scale)
         x = scan.X[index]
@@ -191,8 +197,9 @@ def pretrain(
         if (eval_every and (step + 1) % eval_every == 0) or last:
             history["loss"].append(float(np.mean(window)))
             window = []
-            net.set_probe(scans[0].probe)
-            quality = evaluate(_bundle(net, recipe, history), held_out)
+            snapshot = copy.deepcopy(net).cpu()
+            snapshot.set_probe(scans[0].probe)
+            quality = evaluate(_bundle(snapshot, recipe, history), held_out)
             scores = "; ".join(
                 f"{k} {v['amp_ssim']:.3f}/{v['phase_ssim']:.3f}" for k, v in quality.items()
             )
@@ -205,6 +212,7 @@ def pretrain(
             if log is not None:
                 print(message, file=log, flush=True)
             evaluation = {"steps": step + 1, "seconds": round(seconds, 1), **quality}
+    net = net.cpu()
     net.set_probe(scans[0].probe)
     net.set_intensity_scale(math.sqrt(1e6) / (recipe.N / 2.0))
     return PretrainResult(_bundle(net, recipe, history), evaluation)
@@ -219,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", type=Path, required=True, help="where wts.h5.zip is written")
     p.add_argument("--steps", type=int, default=RECIPE.steps, help="optimiser steps")
     p.add_argument("--n_scans", type=int, default=RECIPE.n_scans, help="simulated scans")
+    p.add_argument("--batch_size", type=int, default=RECIPE.batch_size, help="groups per step")
+    p.add_argument("--device", default="cpu", help="torch device for training: cpu, cuda, cuda:1")
     p.add_argument("--seed", type=int, default=RECIPE.seed)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     p.add_argument("--eval_every", type=int, default=2000, help="steps between evaluations")
@@ -232,9 +242,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(max(1, args.threads))
-    recipe = replace(RECIPE, steps=args.steps, n_scans=args.n_scans, seed=args.seed)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: no CUDA device is visible; use --device cpu")
+    recipe = replace(
+        RECIPE,
+        steps=args.steps,
+        n_scans=args.n_scans,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    result = pretrain(recipe, eval_every=args.eval_every)
+    result = pretrain(recipe, eval_every=args.eval_every, device=args.device)
     extra = {"pretraining": {"recipe": recipe.to_dict(), "evaluation": result.evaluation}}
     path = save_bundle(result.bundle, args.output_dir / "wts.h5.zip", extra=extra)
     logger.info("wrote %s", path)

@@ -67,6 +67,21 @@ def test_pretrain_command_writes_an_archive_with_its_model_card(tmp_path: Path) 
     assert manifest["pretraining"]["evaluation"]["steps"] == 2
 
 
+def test_pretrain_command_batch_size_goes_into_the_recipe(tmp_path: Path) -> None:
+    main(["--output_dir", str(tmp_path), "--steps", "1", "--n_scans", "2", "--threads", "1",
+          "--eval_every", "0", "--batch_size", "4", "--device", "cpu"])
+    with zipfile.ZipFile(tmp_path / "wts.h5.zip") as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["pretraining"]["recipe"]["batch_size"] == 4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without a GPU")
+def test_pretrain_on_a_missing_gpu_is_a_clear_error_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        main(["--output_dir", str(tmp_path / "out"), "--device", "cuda"])
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_backprop_unet_model_runs_at_another_pattern_size(tiny_result) -> None:
     """ARCH-014: the same weights reconstruct N=128 patterns with the scan's probe."""
     scan = simulate_dataset(N=128, n_positions=12, nphotons=1e6, seed=5)
