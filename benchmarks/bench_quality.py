@@ -7,9 +7,10 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_quality.py ttq        # time to quality on a new scan
 
 ``embedded``: the embedded simulated data (N=64, 1e6 photons, a training scan and a held-out
-test scan of another object, ``--positions`` each). Two PINNs are trained at gridsize 2 for
-``--epochs`` epochs, one on the diffraction loss alone and one with refined training targets
-(ARCH-013); each reconstructs the test scan as it is and with ``--refine`` refinement
+test scan of another object, ``--positions`` each). The pretrained model as it ships, and three
+PINNs trained at gridsize 2 for ``--epochs`` epochs: from scratch on the diffraction loss alone,
+from scratch with refined training targets (ARCH-013), and fine-tuned from the pretrained model
+(diffraction loss); each reconstructs the test scan as it is and with ``--refine`` refinement
 iterations, next to refinement from a flat object and a constant object. Amplitude/phase SSIM
 and PSNR over the scanned region are printed.
 
@@ -80,7 +81,14 @@ def _row(name: str, metrics: dict[str, float], seconds: float | None = None) -> 
     )
 
 
-def _train(raw: Any, args: argparse.Namespace, n: int, gridsize: int, targets: bool) -> Any:
+def _train(
+    raw: Any,
+    args: argparse.Namespace,
+    n: int,
+    gridsize: int,
+    targets: bool,
+    initial: Any = None,
+) -> Any:
     from ptycho.config.config import ModelConfig, TrainingConfig
     from ptycho.workflows.backend_selector import train_with_backend
 
@@ -95,8 +103,9 @@ def _train(raw: Any, args: argparse.Namespace, n: int, gridsize: int, targets: b
         early_stopping_patience=args.epochs,
     )
     start = time.perf_counter()
-    bundle = train_with_backend(raw, config)
-    print(f"  trained ({'refined targets' if targets else 'diffraction loss only'}) in "
+    bundle = train_with_backend(raw, config, initial=initial)
+    start_from = "from the pretrained model, " if initial is not None else ""
+    print(f"  trained ({start_from}{'refined targets' if targets else 'diffraction loss only'}) in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
     return bundle
 
@@ -111,6 +120,14 @@ def _reconstruct(bundle: Any, raw: Any, iterations: int, refine_probe: bool = Fa
     start = time.perf_counter()
     recon = reconstruct_with_backend(bundle, raw, config)
     return recon, time.perf_counter() - start
+
+
+def _pretrained(backend: str) -> Any:
+    """The shipped pretrained model in ``backend``'s form."""
+    from ptycho.pretrained import archive_path
+    from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
+
+    return load_inference_bundle_with_backend(archive_path(), backend=backend)
 
 
 def embedded(args: argparse.Namespace) -> None:
@@ -132,9 +149,13 @@ def embedded(args: argparse.Namespace) -> None:
         )
         rows.append(_row(f"flat object + {iterations} refinement",
                          compare(flat.object, truth, roi), time.perf_counter() - start))
+    pretrained = _pretrained(args.backend)
+    runs: list[tuple[str, Any]] = [("pretrained model, no training", pretrained)]
     for targets in (False, True):
-        bundle = _train(train.raw, args, 64, 2, targets)
         label = "PINN, refined targets" if targets else "PINN, diffraction loss"
+        runs.append((label, _train(train.raw, args, 64, 2, targets)))
+    runs.append(("pretrained, fine-tuned", _train(train.raw, args, 64, 2, False, pretrained)))
+    for label, bundle in runs:
         for iterations in (0, args.refine):
             recon, seconds = _reconstruct(bundle, raw, iterations)
             name = label if iterations == 0 else f"{label} + {iterations} refinement"

@@ -199,6 +199,13 @@ def test_bad_scan_geometry_is_refused_before_anything_is_written(
 # ------------------------------------------------------------------------------------------------
 
 
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT at its default, so Python turns it into
+    KeyboardInterrupt even when the test runs in a background job (which ignores SIGINT and
+    passes that on to its children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_training(
     train_npz: Path, out: Path, log: Path, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
@@ -209,7 +216,11 @@ def _start_training(
     ]
     with open(log, "wb") as handle:
         return subprocess.Popen(
-            args, stdout=handle, stderr=subprocess.PIPE, env={**env, "OMP_NUM_THREADS": "1"}
+            args,
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            env={**env, "OMP_NUM_THREADS": "1"},
+            preexec_fn=_sigint_default,
         )
 
 

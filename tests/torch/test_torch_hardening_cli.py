@@ -164,6 +164,13 @@ def test_model_search_prefers_the_newer_of_archive_and_last_checkpoint(
 # ------------------------------------------------------------------------------------------------
 
 
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT at its default, so Python turns it into
+    KeyboardInterrupt even when the test runs in a background job (which ignores SIGINT and
+    passes that on to its children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(train_npz: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     args = [
         sys.executable, "-m", "ptycho_torch.train", "--train_data_file", str(train_npz),
@@ -172,7 +179,11 @@ def _start(train_npz: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[
         "--logger", "none", "--quiet", *QUIET_TRAIN,
     ]
     return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**env, "OMP_NUM_THREADS": "1"}
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        preexec_fn=_sigint_default,
     )
 
 
