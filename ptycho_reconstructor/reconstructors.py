@@ -217,6 +217,18 @@ def infer_product(
     )
 
 
+def describe_inference(settings: PtychoPINNxSettings) -> str:
+    """Which image Infer returned, for the log (issue 11: the user can tell which one)."""
+    iterations = read_int(settings.inference, settings.inference.refine_iterations)
+    if iterations == 0:
+        return "the network's image alone (PtychoPINNxInference.RefineIterations = 0)"
+    probe = " and the probe" if settings.inference.refine_probe.get_value() else ""
+    return (
+        f"the network's image refined{probe} by {iterations} physics iterations "
+        "(PtychoPINNxInference.RefineIterations; 0 = the network's image alone)"
+    )
+
+
 class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
     """``PINN`` or ``Supervised``: infer with the loaded model, train on a directory.
 
@@ -285,6 +297,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
             )
             self._log.info("inferring %d patterns with %s", len(raw), describe_bundle(bundle))
             product = infer_product(bundle, raw, parameters, self._settings)
+            self._log.info("returned: %s", describe_inference(self._settings))
         yield ReconstructOutput(product=product, progress=self._goal)
 
     # -- model files ------------------------------------------------------------------------

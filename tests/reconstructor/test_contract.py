@@ -7,6 +7,7 @@ classes. Tests that need a trained model use the TensorFlow backend (2 epochs, t
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import sys
@@ -41,13 +42,54 @@ def test_static_methods_follow_the_ptychodus_api(library: PtychoPINNxLibrary, na
     assert reconstructor.get_model_file_extension() == ".zip"
     assert "(*.npz)" in reconstructor.get_training_data_file_filter()
     assert reconstructor.get_progress_goal() == 1
-    assert reconstructor.is_model_loaded() is False
+    # the pretrained model that ships with ptychopinn stands in until one is trained or loaded
+    assert reconstructor.is_model_loaded() is True
 
 
-def test_infer_without_a_model_is_a_clear_error(
-    pinn: Any, sim_input: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.integration
+def test_infer_without_a_model_uses_the_pretrained_one(
+    library: PtychoPINNxLibrary, pinn: Any, sim_input: Any
 ) -> None:
-    """Bad input: no model loaded; the error is also logged on the library logger."""
+    """D13: Infer works right after installation: with no model trained or loaded, the shipped
+    pretrained model reconstructs the scan (and ModelPath stays empty)."""
+    library.settings.execution.backend.set_value(BACKEND)
+    assert "pretrained" in library.model_slot.describe()
+    output = list(pinn.reconstruct(sim_input))[-1]
+    obj = output.product.object_.get_layer(0)
+    assert obj.shape == sim_input.product.object_.get_layer(0).shape
+    assert np.all(np.isfinite(obj)) and np.abs(obj).max() > 0
+    assert library.model_slot.bundle is not None
+    assert library.model_slot.bundle.model_config.architecture == "backprop_unet"
+    assert str(library.settings.inference.model_path.get_value()) in ("", ".")
+
+
+def test_infer_by_default_returns_the_refined_image_and_says_so(
+    library: PtychoPINNxLibrary, pinn: Any, sim_input: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11: with the library's defaults Infer returns the network's image refined by
+    RefineIterations (20) physics iterations, and the log says which image the user got;
+    RefineIterations = 0 is the network alone, one setting away."""
+    from ptycho import defaults
+
+    library.settings.execution.backend.set_value(BACKEND)
+    caplog.set_level(logging.INFO, logger="ptycho_reconstructor")
+    refined = list(pinn.reconstruct(sim_input))[-1].product.object_.get_layer(0)
+    assert f"refined by {defaults.REFINE_ITERATIONS} physics iterations" in caplog.text
+    caplog.clear()
+    library.settings.inference.refine_iterations.set_value(0)
+    alone = list(pinn.reconstruct(sim_input))[-1].product.object_.get_layer(0)
+    assert "the network's image alone" in caplog.text
+    assert not np.allclose(refined, alone)
+
+
+def test_infer_without_any_model_is_a_clear_error(
+    pinn: Any, sim_input: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad input: no model loaded and no pretrained model installed; the error is also logged on
+    the library logger."""
+    import ptycho.pretrained
+
+    monkeypatch.setattr(ptycho.pretrained, "ARCHIVE_FILE", "missing_model.zip")
     with pytest.raises(RuntimeError, match="no PtychoPINNx model is loaded: train one"):
         list(pinn.reconstruct(sim_input))
     assert "PINN inference failed: RuntimeError" in caplog.text

@@ -26,6 +26,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFormLayout,
     QGroupBox,
     QLabel,
     QPushButton,
@@ -46,6 +47,17 @@ def _combo_with(root: QWidget, item: str) -> QComboBox:
         if item in [combo.itemText(i) for i in range(combo.count())]:
             return combo
     raise AssertionError(f"no combo box offers {item!r}")
+
+
+def _field(root: QWidget, label: str) -> Any:
+    """The editor widget of the form row labelled ``label`` under ``root``."""
+    for form in root.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and isinstance(item.widget(), QLabel):
+                if item.widget().text() == label:
+                    return form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+    raise AssertionError(f"no form row {label!r}")
 
 
 def _choose(combo: QComboBox, text: str) -> None:
@@ -109,6 +121,13 @@ def test_gui_lists_shows_panel_infers_and_screenshots(
             "Training",
             "Inference",
         ]
+
+        # issue 11: the panel shows the recommended defaults (tiny_settings leaves these alone)
+        from ptycho import defaults
+
+        assert _field(panel, "Refine Iterations:").value() == defaults.REFINE_ITERATIONS
+        assert _field(panel, "Accelerator:").currentText() == defaults.ACCELERATOR == "auto"
+        assert _field(panel, "Grid Size:").value() == defaults.GRIDSIZE
 
         # a scan, a model, then Infer (enabled once the model is loaded)
         load_scan(model, batch_dir)
