@@ -376,3 +376,20 @@ def test_console_scripts_are_declared_in_pyproject(repo_root: Path):
     text = (repo_root / "pyproject.toml").read_text()
     assert 'ptycho-torch-train = "ptycho_torch.train:main"' in text
     assert 'ptycho-torch-infer = "ptycho_torch.inference:main"' in text
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        (train, ["--train_data_file", "t.npz", "--output_dir", "o"]),
+        (inference, ["--model_path", "m", "--test_data", "t.npz", "--output_dir", "o"]),
+    ],
+)
+def test_accelerator_defaults_to_auto_which_is_the_cpu_on_a_machine_without_a_gpu(module, argv):
+    """Issue 11: both torch CLIs default to --accelerator auto; here (no GPU) it is the CPU."""
+    from ptycho_torch.cli_shared import resolve_accelerator_flags
+    from ptycho_torch.training import resolve_accelerator
+
+    args = module.build_parser().parse_args(argv)
+    assert resolve_accelerator_flags(args) == "auto"
+    assert resolve_accelerator("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
