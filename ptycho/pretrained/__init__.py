@@ -61,7 +61,7 @@ class PretrainRecipe:
     n_scans: int = 48
     positions: int = 256
     batch_size: int = 16
-    steps: int = 15_000
+    steps: int = 10_000
     learning_rate: float = 1e-3
     final_learning_rate: float = 1e-4
     seed: int = 0

@@ -98,15 +98,18 @@ def test_infer_without_any_model_is_a_clear_error(
     assert not Path("never_written.zip").exists()
 
 
-def test_load_model_errors(pinn: Any, tmp_path: Path) -> None:
-    """Bad input: a missing model file, a file that is not a model archive."""
+def test_load_model_errors(library: PtychoPINNxLibrary, pinn: Any, tmp_path: Path) -> None:
+    """Bad input: a missing model file, a file that is not a model archive; a failed load leaves
+    the slot as it was (nothing loaded, ModelPath empty: only the pretrained fallback)."""
     with pytest.raises(FileNotFoundError, match="does not exist"):
         pinn.load_model_from_file(tmp_path / "missing.zip")
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"definitely not a zip")
     with pytest.raises(ValueError, match="corrupt or truncated"):
         pinn.load_model_from_file(junk)
-    assert not pinn.is_model_loaded()
+    assert library.model_slot.bundle is None
+    assert str(library.settings.inference.model_path.get_value()) in ("", ".")
+    assert "pretrained" in library.model_slot.describe()
 
 
 def test_train_without_training_files_is_a_clear_error(pinn: Any, tmp_path: Path) -> None:
