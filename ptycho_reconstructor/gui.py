@@ -239,6 +239,14 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             "Realspace Weight, e.g. 20); 0 = off.",
             group=group,
         )
+        if not is_fit and not is_supervised:
+            builder.add_check_box(
+                t.start_from_pretrained,
+                "Start From Pretrained",
+                tool_tip="Train by fine-tuning the pretrained model that ships with ptychopinn "
+                "(when the Model settings match it); off = a new network.",
+                group=group,
+            )
 
         group = "Inference"
         i = s.inference

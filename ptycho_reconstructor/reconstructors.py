@@ -71,8 +71,10 @@ from ptycho_reconstructor.training_data import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ptycho.backend import ModelBundle
-    from ptycho.config.config import PyTorchExecutionConfig
+    from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
     from ptycho.raw_data import RawData
 
 __all__ = [
@@ -349,6 +351,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
             self._goal = config.nepochs
             api = resolve_backend(config.backend)
             train, validation = build_training_containers(inputs, config)
+            initial = self._pretrained_start(config, inputs.train[0].probeGuess)
             self._log.info(
                 "training a %s model on the %s backend: %d groups (%d validation), %d epochs",
                 self._model_type,
@@ -363,6 +366,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
                 config,
                 validation=validation,
                 execution=self._execution(config.backend),
+                initial=initial,
             )
         training_loss: list[LossValue] = []
         validation_loss: list[LossValue] = []
@@ -396,6 +400,56 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
         yield TrainOutput(
             training_loss=training_loss, validation_loss=validation_loss, progress=self._goal
         )
+
+    def _pretrained_start(self, config: TrainingConfig, probe: np.ndarray) -> ModelBundle | None:
+        """The pretrained model to fine-tune (``StartFromPretrained``), or None for a new network.
+
+        PINN training only, and only when the model settings describe the pretrained network
+        (architecture, grid size, width and the other ``[PtychoPINNxModel]`` options; ``N`` may
+        differ: a ``backprop_unet`` model is rebuilt at the data's). Otherwise the log says why
+        a new network is trained. A fresh copy is loaded for every run (backends may train the
+        initial model in place).
+        """
+        if self._model_type != "pinn":
+            return None
+        if not self._settings.training.start_from_pretrained.get_value():
+            self._log.info("training a new network (StartFromPretrained is off)")
+            return None
+        from ptycho.pretrained import archive_path
+        from ptycho.probe import normalize_probe
+        from ptycho.weights import resized_bundle
+        from ptycho_reconstructor.execution import load_bundle
+
+        try:
+            archive = archive_path()
+        except FileNotFoundError as exc:
+            self._log.warning("training a new network: %s", exc)
+            return None
+        bundle = load_bundle(archive, config.backend)
+        wanted = dataclasses.replace(config.model, N=bundle.N, model_type="pinn")
+        shipped = dataclasses.replace(bundle.model_config, model_type="pinn")
+        if wanted != shipped:
+            differ = [
+                f"{f.name} {getattr(wanted, f.name)!r} (pretrained: {getattr(shipped, f.name)!r})"
+                for f in dataclasses.fields(shipped)
+                if getattr(wanted, f.name) != getattr(shipped, f.name)
+            ]
+            self._log.info(
+                "training a new network: the model settings differ from the pretrained model's "
+                "(%s); set them back, or uncheck PtychoPINNxTraining.StartFromPretrained to "
+                "silence this",
+                "; ".join(differ),
+            )
+            return None
+        if config.model.N != bundle.N:
+            scan_probe = normalize_probe(probe, bundle.model_config.probe_scale)
+            api = resolve_backend(bundle.backend)
+            bundle = resized_bundle(bundle, config.model.N, scan_probe, api)
+        self._log.info(
+            "fine-tuning the pretrained model (PtychoPINNxTraining.StartFromPretrained; uncheck "
+            "it for a new network)"
+        )
+        return bundle
 
     def _finish_training(self, run: BackgroundTraining, output_dir: Path, *, stopped: bool) -> None:
         bundle = run.bundle

@@ -157,6 +157,9 @@ class PtychoPINNxTrainingSettings(_SettingsGroup):
         self.refined_target_iterations = g.create_integer_parameter(
             "RefinedTargetIterations", 0, minimum=0, maximum=100_000
         )
+        self.start_from_pretrained = g.create_boolean_parameter(
+            "StartFromPretrained", defaults.START_FROM_PRETRAINED
+        )
 
 
 class PtychoPINNxInferenceSettings(_SettingsGroup):

@@ -291,6 +291,12 @@ def test_defaults_are_the_recommended_ones(settings: PtychoPINNxSettings) -> Non
     assert settings.inference.probe_source.get_value() == "auto"
     assert settings.execution.accelerator.get_value() == defaults.ACCELERATOR == "auto"
     assert settings.execution.deterministic.get_value() is False
+    assert settings.training.start_from_pretrained.get_value() is defaults.START_FROM_PRETRAINED
+    # the default model settings describe the pretrained network, so Train fine-tunes it
+    from ptycho.config.config import ModelConfig
+
+    shipped = ModelConfig(N=64, gridsize=2, n_filters_scale=2)
+    assert model_config_from_settings(settings, N=64, model_type="pinn") == shipped
     config = inference_config_from_settings(
         settings, model=model_config_from_settings(settings, N=64, model_type="pinn")
     )
