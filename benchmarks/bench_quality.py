@@ -149,13 +149,18 @@ def embedded(args: argparse.Namespace) -> None:
         )
         rows.append(_row(f"flat object + {iterations} refinement",
                          compare(flat.object, truth, roi), time.perf_counter() - start))
-    pretrained = _pretrained(args.backend)
-    runs: list[tuple[str, Any]] = [("pretrained model, no training", pretrained)]
-    for targets in (False, True):
-        label = "PINN, refined targets" if targets else "PINN, diffraction loss"
-        runs.append((label, _train(train.raw, args, 64, 2, targets)))
-    runs.append(("pretrained, fine-tuned", _train(train.raw, args, 64, 2, False, pretrained)))
-    for label, bundle in runs:
+    # each model is scored as soon as it exists: fine-tuning may train its initial model in place
+    makers: list[tuple[str, Any]] = [
+        ("pretrained model, no training", lambda: _pretrained(args.backend)),
+        ("PINN, diffraction loss", lambda: _train(train.raw, args, 64, 2, False)),
+        ("PINN, refined targets", lambda: _train(train.raw, args, 64, 2, True)),
+        (
+            "pretrained, fine-tuned",
+            lambda: _train(train.raw, args, 64, 2, False, _pretrained(args.backend)),
+        ),
+    ]
+    for label, make in makers:
+        bundle = make()
         for iterations in (0, args.refine):
             recon, seconds = _reconstruct(bundle, raw, iterations)
             name = label if iterations == 0 else f"{label} + {iterations} refinement"

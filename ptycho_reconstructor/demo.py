@@ -5,9 +5,13 @@
    (``diffraction.h5`` + ``product.h5``) and as our NPZ.
 2. ``ptychodus -b train`` with our library (algorithm ``PtychoPINNx_PINN``) and the chosen
    backend: the stock Ptychodus command, which finds our library through the plugin hook. By
-   default with refined training targets (``RefinedTargetIterations``, ARCH-013).
+   default it fine-tunes the pretrained model that ships with ptychopinn
+   (``StartFromPretrained``; ``--from_scratch`` trains a new network, which then profits from
+   refined training targets, ``--refined_target_iterations``, ARCH-013).
 3. ``ptychodus -b reconstruct`` of the test scan with the trained model: once the network's
-   prediction as it is, once with ``RefineIterations`` of physics refinement (ARCH-013).
+   prediction as it is, once with ``RefineIterations`` of physics refinement (ARCH-013); and
+   once without any model, so the pretrained model that ships with ptychopinn (D13) gives its
+   own image without any training.
 4. Compare both reconstructed objects with the ground truth (amplitude/phase SSIM, PSNR, FRC
    over the scanned region, and the same for a constant-object baseline) and write a PNG.
 
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ptycho import defaults
 from ptycho.atomic import atomic_output, atomic_write_json
 from ptycho.metrics import compare, format_table, scanned_roi
 from ptycho.ptychodus_files import read_ptychodus_product, write_ptychodus_batch_input
@@ -41,6 +46,8 @@ __all__ = ["main", "run_demo"]
 logger = logging.getLogger(__name__)
 
 ALGORITHM = "PtychoPINNx_PINN"
+#: The summary's name of the pretrained model's image (no training, network alone).
+PRETRAINED_LABEL = "pretrained model, no training (network)"
 
 
 def _settings(args: argparse.Namespace, refine_iterations: int = 0) -> configparser.ConfigParser:
@@ -59,12 +66,13 @@ def _settings(args: argparse.Namespace, refine_iterations: int = 0) -> configpar
         "NumGroups": str(args.n_positions),
         "Seed": str(args.seed),
         "RefinedTargetIterations": str(args.refined_target_iterations),
+        "StartFromPretrained": str(not args.from_scratch),
         "RealspaceWeight": repr(
             float(args.realspace_weight if args.refined_target_iterations else 0)
         ),
     }
     ini["PtychoPINNxInference"] = {"RefineIterations": str(refine_iterations)}
-    ini["PtychoPINNxExecution"] = {"Backend": args.backend, "Accelerator": "cpu"}
+    ini["PtychoPINNxExecution"] = {"Backend": args.backend, "Accelerator": defaults.ACCELERATOR}
     return ini
 
 
@@ -145,8 +153,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Run the four steps; return the metrics and file locations."""
     out = Path(args.output_dir).resolve()
     data_dir, train_in, test_in = out / "data", out / "train_input", out / "test_input"
+    pretrained_in = out / "test_input_pretrained"  # the test scan without a model.zip
     model_dir, recon_dir = out / "model", out / "reconstruction"
-    for folder in (data_dir, train_in, test_in, model_dir, recon_dir):
+    for folder in (data_dir, train_in, test_in, pretrained_in, model_dir, recon_dir):
         folder.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
@@ -157,6 +166,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     save_npz(test, data_dir / "test_data.npz")
     write_ptychodus_batch_input(train, train_in)
     write_ptychodus_batch_input(test, test_in)
+    write_ptychodus_batch_input(test, pretrained_in)
     print(
         f"[1/4] simulated {len(train.raw)} training + {len(test.raw)} test patterns "
         f"({args.N}x{args.N}, {args.nphotons:.0e} photons) in {time.perf_counter() - start:.1f} s"
@@ -172,8 +182,10 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError(f"ptychodus -b train wrote no model archive into {model_dir}")
     shutil.copyfile(archives[0], test_in / "model.zip")
     print(
-        f"[2/4] ptychodus -b train ({args.backend}, {args.epochs} epochs, refined targets "
-        f"{args.refined_target_iterations or 'off'}): {seconds:.1f} s -> {archives[0]}"
+        f"[2/4] ptychodus -b train ({args.backend}, {args.epochs} epochs, "
+        f"{'a new network' if args.from_scratch else 'fine-tuning the pretrained model'}, "
+        f"refined targets {args.refined_target_iterations or 'off'}): {seconds:.1f} s -> "
+        f"{archives[0]}"
     )
 
     network = _reconstruct(test_in, recon_dir, settings, out / "reconstruct.log")
@@ -194,6 +206,15 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         label = f"PtychoPINN + {args.refine_iterations} refinement iterations"
         objects[label] = read_ptychodus_product(refined[0]).object
         product_path = refined[0]
+    if args.pretrained:
+        shipped = _reconstruct(
+            pretrained_in, out / "reconstruction_pretrained", settings, out / "pretrained.log"
+        )
+        print(
+            f"      ptychodus -b reconstruct (no model: the pretrained one, network alone): "
+            f"{shipped[1]:.1f} s -> {shipped[0]}"
+        )
+        objects[PRETRAINED_LABEL] = read_ptychodus_product(shipped[0]).object
 
     truth = test.object
     roi = scanned_roi(test.raw.xcoords, test.raw.ycoords, args.N, truth.shape, margin=args.N // 8)
@@ -252,9 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refined_target_iterations",
         type=int,
-        default=100,
+        default=0,
         help="train towards the training scan's physics-refined object, refined this many "
-        "iterations (default: 100; 0 = diffraction loss only, ARCH-013)",
+        "iterations (default: 0 = diffraction loss only; e.g. 100 with a new network, ARCH-013)",
     )
     parser.add_argument(
         "--realspace_weight",
@@ -265,9 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--refine_iterations",
         type=int,
-        default=50,
-        help="physics refinement iterations of the second reconstruction (default: 50; 0 = "
-        "only the network's prediction)",
+        default=defaults.REFINE_ITERATIONS,
+        help="physics refinement iterations of the second reconstruction (default: "
+        f"{defaults.REFINE_ITERATIONS}, the library's default; 0 = only the network's prediction)",
+    )
+    parser.add_argument(
+        "--from_scratch",
+        action="store_true",
+        help="train a new network instead of fine-tuning the pretrained model (the default, "
+        "PtychoPINNxTraining.StartFromPretrained)",
+    )
+    parser.add_argument(
+        "--no_pretrained",
+        dest="pretrained",
+        action="store_false",
+        help="skip the reconstruction with the pretrained model that ships with ptychopinn",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     return parser
