@@ -11,7 +11,7 @@ STAMP := $(VENV)/.ptychopinn-deps
 DEMO_DIR ?= demo_output
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv install demo test lint bench clean
+.PHONY: venv install demo pictures test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,16 @@ install: $(STAMP)
 demo: install
 	$(PY) -m ptycho_reconstructor.demo --output_dir $(DEMO_DIR)
 
+# The documentation pictures (docs/images/): the demo's figure and two screenshots of the real
+# Ptychodus main window (rendered offscreen), Infer with the pretrained model.
+pictures: demo
+	QT_QPA_PLATFORM=offscreen $(PY) docs/make_pictures.py --demo_output $(DEMO_DIR)
+
 test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs --durations=15 tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks
+	$(PY) -m ruff check ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks docs
 
 bench: install
 	$(PY) benchmarks/bench_core.py

@@ -199,9 +199,15 @@ def infer_product(
         bundle, container, batch_size=inference.batch_size, probe=probe_used
     )
     obj_in = parameters.product.object_
-    crop = read_int(settings.inference, settings.inference.stitch_crop)
+    from ptycho.inference import DEFAULT_STITCH_CROP
+
+    # StitchCrop 0 = the library's default, the same as ptycho-infer's
+    crop = read_int(settings.inference, settings.inference.stitch_crop) or DEFAULT_STITCH_CROP
     obj = object_from_patches(
-        patches, container.global_offsets, (obj_in.height_px, obj_in.width_px), crop=crop or None
+        patches,
+        container.global_offsets,
+        (obj_in.height_px, obj_in.width_px),
+        crop=min(crop, bundle.N),
     )
     learned = bundle.probe if _probe_was_learned(bundle) else None
     if inference.refine_iterations > 0:
