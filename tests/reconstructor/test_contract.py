@@ -67,8 +67,8 @@ def test_infer_by_default_returns_the_refined_image_and_says_so(
     library: PtychoPINNxLibrary, pinn: Any, sim_input: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 11: with the library's defaults Infer returns the network's image refined by
-    RefineIterations (ptycho.defaults, 50) physics iterations, and the log says which image the user got;
-    RefineIterations = 0 is the network alone, one setting away."""
+    RefineIterations (ptycho.defaults, 50) physics iterations, and the log says which image the
+    user got; RefineIterations = 0 is the network alone, one setting away."""
     from ptycho import defaults
 
     library.settings.execution.backend.set_value(BACKEND)
