@@ -171,9 +171,12 @@ def test_launcher_registers_and_reports_errors(
     batch_dir: Path, tmp_path: Path, subprocess_env: Any
 ) -> None:
     """ADAPT-070/009: `ptychodus-ptychopinn` (launcher) runs Ptychodus with our library; a
-    failure (no model) reaches the user as a clear message and exit code 1, not a silent none.
+    failure (ModelPath names a model that does not exist) reaches the user as a clear message
+    and exit code 1, not a silent none (nor the pretrained model in its place).
     """
     ini = _settings_ini(tmp_path / "settings.ini", "tensorflow", "PtychoPINNx_Supervised")
+    missing = tmp_path / "missing" / "wts.h5.zip"
+    ini.write_text(ini.read_text() + f"[PtychoPINNxInference]\nModelPath = {missing}\n")
     out = tmp_path / "out"
     result = _run(
         [sys.executable, "-m", "ptycho_reconstructor.launcher", "-b", "reconstruct",
@@ -183,7 +186,7 @@ def test_launcher_registers_and_reports_errors(
     )
     assert result.returncode == 1
     text = result.stdout + result.stderr
-    assert "no PtychoPINNx model is loaded" in text
+    assert str(missing) in text and "does not exist" in text, text[-3000:]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
