@@ -6,8 +6,8 @@ Every array the package reads from a file or an archive member goes through here
 * nothing is ever unpickled (``allow_pickle=False``);
 * a pickled object array, a damaged array or a file that is not an NPZ archive at all (a text
   file, a single ``.npy``) gives a ``ValueError`` that names the file (and the key or archive
-  member) and says how to fix it. NumPy's own text for pickled data suggests passing
-  ``allow_pickle=True`` (the unsafe fix), so it is never shown.
+  member) and says how to fix it. NumPy's own text for pickled data suggests turning pickles
+  on (the unsafe fix), so it is never shown.
 """
 
 from __future__ import annotations
