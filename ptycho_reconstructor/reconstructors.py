@@ -508,7 +508,9 @@ class PtychoPINNxFitReconstructor(Reconstructor):
         """``PtychoPINNxFit.NumEpochs``: one output per epoch, the last at the goal."""
         return max(1, int(self._settings.fit.nepochs.get_value()))
 
-    def _initial_model(self, n: int, n_positions: int) -> ModelBundle | None:
+    def _initial_model(
+        self, n: int, n_positions: int, probe: np.ndarray
+    ) -> ModelBundle | None:
         if not self._settings.fit.start_from_model.get_value() or not self._slot.is_loaded():
             self._log.info("PINN-Fit starts from a new, untrained network")
             return None
@@ -531,7 +533,14 @@ class PtychoPINNxFitReconstructor(Reconstructor):
         with tempfile.TemporaryDirectory(prefix="ptychopinnx-copy-") as scratch:
             archive = Path(scratch) / ARCHIVE_NAME
             api.save_bundle(loaded, archive)
-            return api.load_bundle(archive)
+            copy = api.load_bundle(archive)
+        if copy.N != n:  # a backprop_unet model (check_model_matches), rebuilt at the scan's N
+            from ptycho.probe import normalize_probe
+            from ptycho.weights import resized_bundle
+
+            scan_probe = normalize_probe(probe, copy.model_config.probe_scale)
+            copy = resized_bundle(copy, n, scan_probe, api)
+        return copy
 
     def reconstruct(self, parameters: ReconstructInput) -> Iterator[ReconstructOutput]:
         """Fit epoch by epoch; yield the product after each (``progress`` = epochs done)."""
@@ -541,7 +550,7 @@ class PtychoPINNxFitReconstructor(Reconstructor):
         with _reported(self._log, "PINN-Fit"):
             raw = raw_data_from_input(parameters)
             raw.objectGuess = None  # the input object is a starting guess, not ground truth
-            bundle = self._initial_model(raw.N, len(raw))
+            bundle = self._initial_model(raw.N, len(raw), raw.probeGuess)
             model = None
             if bundle is not None:
                 model = dataclasses.replace(bundle.model_config, model_type="pinn")

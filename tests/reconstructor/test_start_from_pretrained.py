@@ -80,3 +80,35 @@ def test_start_from_pretrained_off_trains_a_new_network(
     _train_one_epoch(library, "tensorflow", batch_dir, tmp_path / "out")
     assert "training a new network (StartFromPretrained is off)" in caplog.text
     assert "fine-tuning the pretrained model" not in caplog.text
+
+
+def test_pinn_fit_fine_tunes_the_pretrained_model_on_larger_patterns(
+    library: Any, caplog: Any
+) -> None:
+    """ADAPT-004/035: with no model loaded PINN-Fit fine-tunes the pretrained model (trained at
+    N = 64), rebuilt at the scan's N = 128, and returns an object on the input grid."""
+    from ptycho.simulation import simulate_dataset
+
+    from .factories import make_reconstruct_input
+
+    scan = simulate_dataset(N=128, n_positions=16, nphotons=1e6, seed=11)
+    raw = scan.raw
+    pixel = 2e-8
+    ri = make_reconstruct_input(
+        (raw.diff3d.astype(np.float64) ** 2).astype(np.float32),
+        (raw.xcoords - scan.object.shape[1] / 2) * pixel,
+        (raw.ycoords - scan.object.shape[0] / 2) * pixel,
+        probe=raw.probeGuess,
+        object_shape=scan.object.shape,
+        pixel_m=(pixel, pixel),
+        center_m=(0.0, 0.0),
+    )
+    library.settings.execution.backend.set_value("pytorch")
+    library.settings.fit.nepochs.set_value(1)
+    library.settings.inference.refine_iterations.set_value(0)
+    caplog.set_level(logging.INFO, logger="ptycho_reconstructor")
+    outputs = list(library.reconstructor("PINN-Fit").reconstruct(ri))
+    assert "PINN-Fit fine-tunes a copy of the loaded" in caplog.text
+    obj = outputs[-1].product.object_.get_layer(0)
+    assert obj.shape == scan.object.shape and np.all(np.isfinite(obj))
+    assert library.model_slot.bundle.N == 64  # the loaded (pretrained) model is left as it was
