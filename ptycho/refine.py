@@ -58,6 +58,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between progress lines of a long refinement (INFO on this module's logger).
+PROGRESS_EVERY_S = 5.0
+
 #: Weight of the maximum illumination in the PIE preconditioner (regularises dim regions).
 DEFAULT_ALPHA = 0.05
 #: Heavy-ball momentum of the object update (0 = plain projections).
@@ -252,6 +255,7 @@ def refine_object(
     errors: list[float] = []
     done = 0  # updates applied
     start = time.perf_counter()
+    next_report = start + PROGRESS_EVERY_S
     for it in range(1, int(iterations) + 2):
         obj_grad = np.zeros_like(canvas)
         probe_grad = np.zeros_like(prb)
@@ -283,6 +287,19 @@ def refine_object(
         if callback is not None and callback(it, errors[-1]):
             logger.info("refinement stopped by the callback after %d iterations", it)
             break
+        now = time.perf_counter()
+        if now >= next_report and it < iterations:
+            next_report = now + PROGRESS_EVERY_S
+            elapsed = now - start
+            logger.info(
+                "refinement iteration %d/%d: amplitude error %.4g (%.0f s elapsed, about %.0f s "
+                "left)",
+                it,
+                iterations,
+                errors[-1],
+                elapsed,
+                elapsed / it * (iterations - it),
+            )
     seconds = time.perf_counter() - start
     logger.info(
         "refined %d positions for %d iterations in %.1f s: amplitude error %.4g -> %.4g",

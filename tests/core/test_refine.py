@@ -164,6 +164,30 @@ def test_a_callback_sees_every_iteration_and_can_stop_early() -> None:
     assert len(result.errors) == 3
 
 
+def test_a_long_refinement_reports_its_progress_with_the_time_left(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11: a refinement that runs longer than PROGRESS_EVERY_S logs iteration k/n, the
+    error, the time elapsed and the time left (here every iteration, the interval set to 0)."""
+    import logging
+
+    import ptycho.refine
+
+    monkeypatch.setattr(ptycho.refine, "PROGRESS_EVERY_S", 0.0)
+    caplog.set_level(logging.INFO, logger="ptycho.refine")
+    sim = _scan()
+    raw = sim.raw
+    refine_object(
+        _flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=3
+    )
+    lines = [r.getMessage() for r in caplog.records if "refinement iteration" in r.getMessage()]
+    assert [line.split(":")[0] for line in lines] == [
+        "refinement iteration 1/3",
+        "refinement iteration 2/3",
+    ]
+    assert all("s elapsed, about" in line and "s left" in line for line in lines)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
