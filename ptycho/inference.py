@@ -309,6 +309,7 @@ def reconstruct_scan(
             offsets[:, 0, 1, 0],
             tuple(raw.objectGuess.shape),
             crop=crop,
+            rim_crop=n // 2,  # the scan's rim from the patches' wider centre
         )
         on_grid = True
     else:

@@ -51,6 +51,7 @@ def stitch_patches(
     shape: tuple[int, int],
     crop: int | None = None,
     origin: tuple[float, float] = (0.0, 0.0),
+    rim_crop: int | None = None,
 ) -> np.ndarray:
     """Average patches onto a given object grid.
 
@@ -74,6 +75,10 @@ def stitch_patches(
         The position, in the frame of ``x``/``y``, of canvas pixel ``(0, 0)`` (column ``x0``,
         row ``y0``). Use it to stitch onto a grid that starts elsewhere than the positions'
         frame.
+    rim_crop : int, optional
+        Pixels that no central ``crop x crop`` square covers but a central
+        ``rim_crop x rim_crop`` square does (the rim of the scanned region) take the average of
+        those larger squares instead of 0. Default: no rim fill.
 
     Returns
     -------
@@ -105,6 +110,9 @@ def stitch_patches(
     covered = weights > 0
     out = np.zeros(total.shape, dtype=np.complex128)
     np.divide(total, np.maximum(weights, _TINY), out=out, where=covered)
+    if rim_crop is not None and (crop is None or rim_crop > crop) and not covered.all():
+        wide = stitch_patches(patches, x, y, shape, crop=rim_crop, origin=origin)
+        out[~covered] = wide[~covered]
     return out.astype(np.complex64)
 
 

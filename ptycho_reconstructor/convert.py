@@ -351,7 +351,8 @@ def object_from_patches(
     offsets = np.asarray(global_offsets, dtype=np.float64).reshape(pa.shape[0], 2)
     n = pa.shape[-1]
     crop = n // 2 if crop is None or crop == 0 else min(int(crop), n)
-    return stitch_patches(pa, offsets[:, 0], offsets[:, 1], shape, crop=crop)
+    # pixels at the scan's rim that the central crop misses come from the wider N/2 centre
+    return stitch_patches(pa, offsets[:, 0], offsets[:, 1], shape, crop=crop, rim_crop=n // 2)
 
 
 def probe_in_input_scale(learned: np.ndarray, input_modes: np.ndarray) -> np.ndarray:

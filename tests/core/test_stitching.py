@@ -45,6 +45,23 @@ def test_constant_patches_with_crop_cover_only_the_central_square() -> None:
     np.testing.assert_allclose(out[30:50, 40:60], 2.0)
 
 
+def test_rim_crop_fills_only_what_the_central_crop_misses_from_the_wider_centre() -> None:
+    """Stitching with rim_crop: inside the crop's union the crop's average is kept exactly; the
+    rim that only the wider centre reaches takes the wider centre's average; beyond it, 0."""
+    rng = np.random.default_rng(1)
+    patches = (rng.normal(size=(2, N, N)) + 1j * rng.normal(size=(2, N, N))).astype(np.complex64)
+    x, y = np.array([50.0, 58.0]), np.array([50.0, 50.0])
+    tight = stitch_patches(patches, x, y, (110, 120), crop=20)
+    wide = stitch_patches(patches, x, y, (110, 120), crop=32)
+    both = stitch_patches(patches, x, y, (110, 120), crop=20, rim_crop=32)
+    inner = np.abs(tight) > 0
+    np.testing.assert_array_equal(both[inner], tight[inner])
+    rim = ~inner & (np.abs(wide) > 0)
+    assert rim.sum() > 500
+    np.testing.assert_array_equal(both[rim], wide[rim])
+    np.testing.assert_array_equal(both[np.abs(wide) == 0], 0)
+
+
 def test_stitched_then_extracted_single_patch_reproduces_input() -> None:
     """Stitching property: one patch at an integer position, stitched then extracted, is kept."""
     rng = np.random.default_rng(1)
