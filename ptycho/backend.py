@@ -28,6 +28,7 @@ __all__ = [
     "BackendAPI",
     "EpochCallback",
     "ModelBundle",
+    "TrainingDivergedError",
     "TrainingInterrupted",
 ]
 
@@ -117,6 +118,37 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.bundle = bundle
         self.history = {k: list(v) for k, v in (history or {}).items()}
         self.saved: dict[str, Path] = {}
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or Inf; the weights of the last good epoch were restored.
+
+    Both backends' ``train`` raise this one class (``ptycho.tf.training`` and
+    ``ptycho_torch.training`` re-export it), so a caller catches either backend's divergence here.
+
+    Attributes
+    ----------
+    bundle : ModelBundle or None
+        The model with the restored weights and the history of the good epochs (set by the
+        backend's ``train``); None when no model could be saved.
+    epoch : int or None
+        1-based epoch whose loss was not finite, when the backend knows it.
+    history : dict[str, list[float]]
+        History of the completed, finite epochs (empty when the backend does not record it).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        bundle: ModelBundle | None = None,
+        *,
+        epoch: int | None = None,
+        history: Mapping[str, list[float]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.bundle = bundle
+        self.epoch = epoch
+        self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
 
 
 class BackendAPI(Protocol):

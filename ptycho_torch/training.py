@@ -55,7 +55,12 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from ptycho.atomic import atomic_write_bytes
-from ptycho.backend import EpochCallback, ModelBundle, TrainingInterrupted
+from ptycho.backend import (
+    EpochCallback,
+    ModelBundle,
+    TrainingDivergedError,
+    TrainingInterrupted,
+)
 from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
 from ptycho.loader import PtychoDataContainer
 from ptycho_torch.datamodule import PtychoDataModule
@@ -87,14 +92,6 @@ LOG_DIR = "lightning_logs"
 HISTORY_FILE = "history.csv"
 #: Lightning strategies offered by the CLI.
 STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn", "ddp_fork")
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN/Inf; ``bundle`` holds the last finite epoch's weights."""
-
-    def __init__(self, message: str, bundle: ModelBundle | None = None) -> None:
-        super().__init__(message)
-        self.bundle = bundle
 
 
 # ----------------------------------------------------------------------------------------------

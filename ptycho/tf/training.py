@@ -42,7 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ptycho.backend import ModelBundle, TrainingInterrupted
+from ptycho.backend import ModelBundle, TrainingDivergedError, TrainingInterrupted
 from ptycho.tf import physics
 from ptycho.tf.model import PtychoPINNModel, build_model
 from ptycho.workflows.components import HISTORY_FILENAME, write_history_csv
@@ -64,27 +64,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or Inf; the weights of the last good epoch were restored.
-
-    Attributes
-    ----------
-    epoch : int
-        1-based epoch whose loss was not finite.
-    bundle : ModelBundle or None
-        The model with the restored weights and the history of the good epochs (set by
-        :func:`train`).
-    history : dict[str, list[float]]
-        History of the completed, finite epochs.
-    """
-
-    def __init__(self, message: str, epoch: int, history: dict[str, list[float]]) -> None:
-        super().__init__(message)
-        self.epoch = epoch
-        self.history = history
-        self.bundle: ModelBundle | None = None
 
 
 # --------------------------------------------------------------------------------------------
