@@ -21,10 +21,10 @@ axis 2 = ``[x, y]`` (ARCH-005).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+from ptycho.physics.forward import gaussian_kernel_1d
 
 __all__ = [
     "OBJECT_BIG_OFFSET",
@@ -38,7 +38,6 @@ __all__ = [
     "extract_group_patches",
     "extract_patches",
     "far_field_amplitude",
-    "gaussian_kernel3",
     "gaussian_smooth",
     "group_coverage",
     "merge_group_patches",
@@ -296,15 +295,6 @@ def far_field_amplitude(exit_wave: torch.Tensor) -> torch.Tensor:
     return torch.fft.fftshift(torch.abs(spectrum), dim=(-2, -1))
 
 
-def gaussian_kernel3(sigma: float) -> list[float]:
-    """Normalised 1-D 3-tap Gaussian ``[g(-1), g(0), g(1)]`` with ``g(k) = exp(-k^2 / 2 s^2)``."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
-    side = math.exp(-1.0 / (2.0 * sigma * sigma))
-    total = 1.0 + 2.0 * side
-    return [side / total, 1.0 / total, side / total]
-
-
 def _reflect_pad1(images: torch.Tensor) -> torch.Tensor:
     """Reflect-pad the last two axes by one pixel (``numpy.pad(mode='reflect')``).
 
@@ -329,7 +319,7 @@ def gaussian_smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     if sigma <= 0:
         return field
-    k = torch.tensor(gaussian_kernel3(sigma), dtype=torch.float32, device=field.device)
+    k = torch.tensor(gaussian_kernel_1d(sigma), dtype=torch.float32, device=field.device)
     kernel = (k[:, None] * k[None, :])[None, None]  # (1, 1, 3, 3)
     shape = field.shape
     h, w = shape[-2:]

@@ -25,6 +25,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from ptycho.physics.forward import gaussian_kernel_1d
+
 __all__ = [
     "DEFAULT_NLL_EPS",
     "MIN_INTENSITY",
@@ -37,7 +39,6 @@ __all__ = [
     "extract_group_patches",
     "far_field_amplitude",
     "far_field_intensity",
-    "gaussian_kernel_3x3",
     "gaussian_smooth",
     "merge_group_patches",
     "poisson_nll",
@@ -329,16 +330,6 @@ def complex_mae_center(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def gaussian_kernel_3x3(sigma: float) -> np.ndarray:
-    """``(3, 3) float32``: outer product of ``softmax(-x^2 / (2 sigma^2))``, ``x in {-1, 0, 1}``."""
-    if sigma <= 0:
-        raise ValueError(f"gaussian_smoothing_sigma must be > 0 to smooth, got {sigma}")
-    xs = np.array([-1.0, 0.0, 1.0])
-    one_d = np.exp(-(xs**2) / (2.0 * sigma**2))
-    one_d /= one_d.sum()
-    return np.outer(one_d, one_d).astype(np.float32)
-
-
 def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
     """3x3 Gaussian smoothing with reflect padding over the last two axes.
 
@@ -353,7 +344,8 @@ def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
     images = tf.convert_to_tensor(images)
     if sigma == 0 or math.isclose(sigma, 0.0):
         return images
-    kernel = gaussian_kernel_3x3(sigma)
+    k = gaussian_kernel_1d(sigma)
+    kernel = np.outer(k, k).astype(np.float32)  # (3, 3)
     h, w = int(images.shape[-2]), int(images.shape[-1])
     rank = len(images.shape)
     paddings = [[0, 0]] * (rank - 2) + [[1, 1], [1, 1]]
