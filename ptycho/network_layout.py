@@ -28,8 +28,12 @@ __all__ = [
     "BORDER_CHANNELS",
     "CNN_DECODER_FILTERS",
     "CNN_ENCODER_FILTERS",
+    "SUPPORTED_N",
     "UNET_DEPTH",
     "ConvSpec",
+    "cnn_border_filters",
+    "cnn_decoder_filters",
+    "cnn_encoder_filters",
     "conv_specs",
     "unet_width",
 ]
@@ -46,6 +50,8 @@ CNN_DECODER_FILTERS: dict[int, tuple[int, ...]] = {
     128: (128, 64, 32),
     256: (256, 128, 64, 32),
 }
+#: Patch sizes ``N`` both architectures build for (the ``cnn`` ladders' keys).
+SUPPORTED_N: tuple[int, ...] = tuple(CNN_ENCODER_FILTERS)
 #: ``cnn`` decoder channels that feed the border branch when ``pad_object``.
 BORDER_CHANNELS = 4
 
@@ -68,6 +74,40 @@ class ConvSpec:
     def kernel_shape(self) -> tuple[int, int, int, int]:
         """Keras layout ``(k, k, in, out)``."""
         return (self.kernel, self.kernel, self.cin, self.cout)
+
+
+def _check_cnn_n(n: int) -> None:
+    if n not in SUPPORTED_N:
+        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {n}")
+
+
+def cnn_encoder_filters(n: int, n_filters_scale: int) -> list[int]:
+    """``cnn`` encoder output channels per block for patch size ``n`` (ARCH-012).
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is not 64, 128 or 256.
+    """
+    _check_cnn_n(n)
+    return [int(n_filters_scale) * f for f in CNN_ENCODER_FILTERS[n]]
+
+
+def cnn_decoder_filters(n: int, n_filters_scale: int) -> list[int]:
+    """``cnn`` decoder output channels per block for patch size ``n`` (ARCH-012).
+
+    Raises
+    ------
+    ValueError
+        When ``n`` is not 64, 128 or 256.
+    """
+    _check_cnn_n(n)
+    return [int(n_filters_scale) * f for f in CNN_DECODER_FILTERS[n]]
+
+
+def cnn_border_filters(n: int, n_filters_scale: int) -> int:
+    """``cnn`` border-branch channels (``n_filters_scale * 2048 // n``) for patch size ``n``."""
+    return int(n_filters_scale) * 2048 // int(n)
 
 
 def unet_width(n_filters_scale: int, level: int) -> int:
@@ -101,23 +141,21 @@ def _unet_specs(channels: int, c_out: int, s_f: int) -> list[ConvSpec]:
 
 
 def _cnn_specs(n: int, channels: int, c_out: int, s_f: int, config: ModelConfig) -> list[ConvSpec]:
-    if n not in CNN_ENCODER_FILTERS:
-        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {n}")
     specs: list[ConvSpec] = []
     cin = channels
-    for i, f in enumerate(CNN_ENCODER_FILTERS[n], start=1):
-        specs += [ConvSpec(f"encoder_block{i}_conv1", 3, cin, s_f * f)]
-        specs += [ConvSpec(f"encoder_block{i}_conv2", 3, s_f * f, s_f * f)]
-        cin = s_f * f
+    for i, f in enumerate(cnn_encoder_filters(n, s_f), start=1):
+        specs += [ConvSpec(f"encoder_block{i}_conv1", 3, cin, f)]
+        specs += [ConvSpec(f"encoder_block{i}_conv2", 3, f, f)]
+        cin = f
     encoded = cin
-    border = s_f * 2048 // n
+    border = cnn_border_filters(n, s_f)
     for head in ("amp", "phase"):
         prefix = f"decoder_{head}"
         cin = encoded
-        for i, f in enumerate(CNN_DECODER_FILTERS[n], start=1):
-            specs += [ConvSpec(f"{prefix}_block{i}_conv1", 3, cin, s_f * f)]
-            specs += [ConvSpec(f"{prefix}_block{i}_conv2", 3, s_f * f, s_f * f)]
-            cin = s_f * f
+        for i, f in enumerate(cnn_decoder_filters(n, s_f), start=1):
+            specs += [ConvSpec(f"{prefix}_block{i}_conv1", 3, cin, f)]
+            specs += [ConvSpec(f"{prefix}_block{i}_conv2", 3, f, f)]
+            cin = f
         if config.pad_object:
             specs += [ConvSpec(f"{prefix}_out", 3, cin - BORDER_CHANNELS, c_out)]
             if config.probe_big:

@@ -95,7 +95,6 @@ PARAMETER_NAMES: tuple[str, ...] = ("log_intensity_scale", "probe_real", "probe_
 #: Manifest key of a TensorFlow archive: Keras weights-file path -> Keras variable path.
 WEIGHT_NAMES_KEY = "weight_names"
 
-_SUPPORTED_N = (64, 128, 256)
 _LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
 _API_BACKENDS = {"ptycho.tf.api": "tensorflow", "ptycho_torch.api": "pytorch"}
 # torch module boundaries inside a canonical layer name
@@ -135,10 +134,10 @@ def expected_weight_shapes(model_config: ModelConfig) -> dict[str, tuple[int, ..
     ValueError
         For an unsupported ``N``.
     """
-    from ptycho.network_layout import conv_specs
+    from ptycho.network_layout import SUPPORTED_N, conv_specs
 
     n = int(model_config.N)
-    if n not in _SUPPORTED_N:
+    if n not in SUPPORTED_N:
         raise ValueError(f"N must be one of 64, 128, 256 to describe the network, got {n}")
     shapes: dict[str, tuple[int, ...]] = {}
     for spec in conv_specs(model_config):

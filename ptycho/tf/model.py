@@ -207,12 +207,12 @@ def _decoder(
 ) -> Any:
     """One decoder (``head`` is ``'amp'`` or ``'phase'``); returns ``(B, N, N, C_out)``."""
     prefix = f"decoder_{head}"
-    for i, f in enumerate(DECODER_FILTERS[n], start=1):
-        x = _conv(s_f * f, f"{prefix}_block{i}_conv1", seeds.next())(x)
-        x = _conv(s_f * f, f"{prefix}_block{i}_conv2", seeds.next())(x)
+    for i, f in enumerate(layout.cnn_decoder_filters(n, s_f), start=1):
+        x = _conv(f, f"{prefix}_block{i}_conv1", seeds.next())(x)
+        x = _conv(f, f"{prefix}_block{i}_conv2", seeds.next())(x)
         x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{prefix}_block{i}_up")(x)
     # x: (B, N/2, N/2, s_f*32)
-    border_filters = s_f * 2048 // n
+    border_filters = layout.cnn_border_filters(n, s_f)
 
     def head_activation(t: Any, name: str) -> Any:
         if head == "amp":
@@ -314,8 +314,8 @@ def build_model(
     config = dataclasses.replace(model_config)
     config.validate(require_n=True)
     n = int(config.N)
-    if n not in ENCODER_FILTERS:  # the supported N of both architectures
-        raise ValueError(f"N must be one of {sorted(ENCODER_FILTERS)}, got {n}")
+    if n not in layout.SUPPORTED_N:  # the supported N of both architectures
+        raise ValueError(f"N must be one of {sorted(layout.SUPPORTED_N)}, got {n}")
     probe = np.asarray(probe)
     if probe.ndim == 3 and probe.shape[-1] == 1:
         probe = probe[..., 0]
@@ -352,9 +352,9 @@ def build_model(
     if config.architecture == "backprop_unet":
         amp, phase = _unet(probe_layer(x, backproject=True), c_out, config, seeds)
     else:
-        for i, f in enumerate(ENCODER_FILTERS[n], start=1):
-            x = _conv(s_f * f, f"encoder_block{i}_conv1", seeds.next())(x)
-            x = _conv(s_f * f, f"encoder_block{i}_conv2", seeds.next())(x)
+        for i, f in enumerate(layout.cnn_encoder_filters(n, s_f), start=1):
+            x = _conv(f, f"encoder_block{i}_conv1", seeds.next())(x)
+            x = _conv(f, f"encoder_block{i}_conv2", seeds.next())(x)
             x = keras.layers.MaxPooling2D(2, name=f"encoder_block{i}_pool")(x)
         amp = _decoder(x, "amp", n, s_f, c_out, config, seeds)
         phase = _decoder(x, "phase", n, s_f, c_out, config, seeds)

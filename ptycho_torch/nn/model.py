@@ -61,22 +61,10 @@ BLOCK_INDEX_BASE = 1
 #: Channels at the end of the decoder that feed the border branch when ``pad_object``.
 BORDER_CHANNELS = layout.BORDER_CHANNELS
 
-_ENCODER_FILTERS = layout.CNN_ENCODER_FILTERS
-_DECODER_FILTERS = layout.CNN_DECODER_FILTERS
-
-
-def encoder_filters(N: int, n_filters_scale: int) -> list[int]:
-    """Encoder filters per block for patch size ``N``."""
-    if N not in _ENCODER_FILTERS:
-        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {N}")
-    return [n_filters_scale * f for f in _ENCODER_FILTERS[N]]
-
-
-def decoder_filters(N: int, n_filters_scale: int) -> list[int]:
-    """Decoder filters per block for patch size ``N``."""
-    if N not in _DECODER_FILTERS:
-        raise ValueError(f"N must be one of 64, 128, 256 for the network, got {N}")
-    return [n_filters_scale * f for f in _DECODER_FILTERS[N]]
+#: Encoder / decoder channels per block for patch size ``N`` (the table in
+#: :mod:`ptycho.network_layout`).
+encoder_filters = layout.cnn_encoder_filters
+decoder_filters = layout.cnn_decoder_filters
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -175,7 +163,7 @@ class Decoder(nn.Module):
             self.add_module(name, _Block(channels, f, "up"))
             self.block_names.append(name)
             channels = f
-        border_filters = n_filters_scale * 2048 // N
+        border_filters = layout.cnn_border_filters(N, n_filters_scale)
         if pad_object:
             if channels <= BORDER_CHANNELS:
                 raise ValueError(
@@ -335,7 +323,7 @@ class PtychoPINNNet(nn.Module):
     ) -> None:
         super().__init__()
         n = int(config.N)
-        if n not in _ENCODER_FILTERS:
+        if n not in layout.SUPPORTED_N:
             raise ValueError(
                 f"ModelConfig.N must be 64, 128 or 256 to build the network, got {config.N} "
                 "(set config.N to the diffraction pattern size)"
