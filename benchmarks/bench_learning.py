@@ -164,7 +164,7 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
             xs = net.intensity_scale.detach() * x[index]
             if recipe.loss == "sup":
                 _, patches = net.objects(xs, coords[index])
-                loss = physics.complex_mae_central(patches, y[index])
+                loss = physics.complex_mae_center(patches, y[index])
             else:
                 out = net(xs, coords[index])
                 loss = physics.poisson_nll(out.amplitude**2, (s0 * x[index]) ** 2)

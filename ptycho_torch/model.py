@@ -259,7 +259,7 @@ class PtychoPINN_Lightning(L.LightningModule):
                     "objectGuess (or Y), or model_type='pinn'"
                 )
             _, patches = self.net.objects(x_scaled, coords)
-            losses["supervised"] = physics.complex_mae_central(patches, y)
+            losses["supervised"] = physics.complex_mae_center(patches, y)
             losses["total"] = losses["supervised"]
             return losses
         out = self.net(x_scaled, coords)
@@ -273,7 +273,7 @@ class PtychoPINN_Lightning(L.LightningModule):
                     "realspace_weight > 0 needs ground-truth object patches Y, but the data have "
                     "none; set realspace_weight=0 or provide objectGuess/Y"
                 )
-            losses["realspace"] = physics.complex_mae_central(out.patches, y)
+            losses["realspace"] = physics.complex_mae_center(out.patches, y)
             total = total + t.realspace_weight * losses["realspace"]
         losses["total"] = total
         return losses

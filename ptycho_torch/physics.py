@@ -9,7 +9,7 @@ matches its NumPy counterpart to float32 precision (tested in ``tests/torch/test
 * :func:`merge_group_patches` / :func:`extract_group_patches` - ARCH-010 per-group object_big
   merge and re-extraction (never across groups; any batch size, one vectorised call).
 * :func:`far_field_amplitude` - ARCH-006 orthonormal far-field amplitude.
-* :func:`poisson_nll`, :func:`diffraction_mae`, :func:`complex_mae_central` - ARCH-009 losses.
+* :func:`poisson_nll`, :func:`diffraction_mae`, :func:`complex_mae_center` - ARCH-009 losses.
 * :func:`gaussian_smooth` - the optional 3x3 Gaussian smoothing of the exit wave.
 * :func:`backproject` / :func:`backprojection_features` - ARCH-014 probe backprojection, the
   input layer of the ``backprop_unet`` network (:mod:`ptycho.physics.backprojection`).
@@ -24,34 +24,38 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ptycho.physics.forward import gaussian_kernel_1d
+from ptycho.physics.forward import DEFAULT_NLL_EPS, gaussian_kernel_1d
+from ptycho.physics.object_big import (
+    MAX_POSITION_JITTER,
+    OBJECT_BIG_OFFSET,
+    border_mask,
+    center_mask,
+    padded_size,
+)
 
+# The same names, in the same order, as ``ptycho.tf.physics.__all__`` (tests/parity). The
+# torch-only extra :func:`extract_patches` (ARCH-004, used by the parity harness) stays outside.
 __all__ = [
+    "DEFAULT_NLL_EPS",
+    "MAX_POSITION_JITTER",
     "OBJECT_BIG_OFFSET",
-    "POISSON_EPS",
     "backproject",
     "backprojection_features",
-    "central_crop",
+    "border_mask",
+    "center_mask",
     "combine_amp_phase",
-    "complex_mae_central",
+    "complex_mae_center",
+    "crop_center",
     "diffraction_mae",
     "extract_group_patches",
-    "extract_patches",
     "far_field_amplitude",
     "gaussian_smooth",
-    "group_coverage",
     "merge_group_patches",
     "padded_size",
     "poisson_nll",
     "translate",
 ]
 
-#: Poisson NLL epsilon in counts (ARCH-009).
-POISSON_EPS = 1e-6
-#: Nominal offset between neighbouring patches used to size the group canvas (ARCH-010).
-OBJECT_BIG_OFFSET = 4
-#: Extra canvas margin for position jitter (ARCH-010).
-MAX_POSITION_JITTER = 10
 
 
 def _shift_axis(images: torch.Tensor, shift: torch.Tensor, dim: int) -> torch.Tensor:
@@ -155,16 +159,6 @@ def extract_patches(obj: torch.Tensor, x: torch.Tensor, y: torch.Tensor, N: int)
     )
 
 
-def padded_size(
-    N: int,
-    gridsize: int,
-    offset: int = OBJECT_BIG_OFFSET,
-    max_jitter: int = MAX_POSITION_JITTER,
-) -> int:
-    """Side of the per-group canvas: ``N + (gridsize - 1) * offset + max_jitter`` (ARCH-010)."""
-    return int(N + (gridsize - 1) * offset + max_jitter)
-
-
 def _pad_to(images: torch.Tensor, size: int) -> torch.Tensor:
     """Zero-pad ``(..., N, N)`` symmetrically to ``(..., size, size)``."""
     n = images.shape[-1]
@@ -173,11 +167,11 @@ def _pad_to(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.pad(images, (before, after, before, after))
 
 
-def central_crop(images: torch.Tensor, N: int) -> torch.Tensor:
+def crop_center(canvas: torch.Tensor, N: int) -> torch.Tensor:
     """Central ``N x N`` crop of ``(..., P, P)`` (start ``(P - N) // 2``)."""
-    p = images.shape[-1]
+    p = canvas.shape[-1]
     start = (p - N) // 2
-    return images[..., start : start + N, start : start + N]
+    return canvas[..., start : start + N, start : start + N]
 
 
 def _group_shifts(coords_relative: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,7 +187,7 @@ def _group_shifts(coords_relative: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     return -coords_relative[:, 0, 0, :], -coords_relative[:, 0, 1, :]
 
 
-def group_coverage(
+def _group_coverage(
     coords_relative: torch.Tensor,
     N: int,
     padded: int,
@@ -225,7 +219,7 @@ def merge_group_patches(
 
     Each patch is zero padded to ``padded``, moved by ``-coords_relative`` (its position relative
     to the group centre), summed over C and divided by ``max(count, 1)`` where ``count`` is
-    :func:`group_coverage`.
+    :func:`_group_coverage`.
 
     Parameters
     ----------
@@ -241,7 +235,7 @@ def merge_group_patches(
     n = patches.shape[-1]
     dx, dy = _group_shifts(coords_relative.to(torch.float64))
     moved = translate(_pad_to(patches, padded), dx, dy)
-    count = group_coverage(coords_relative, n, padded)
+    count = _group_coverage(coords_relative, n, padded)
     return moved.sum(dim=1) / count.clamp(min=1.0)
 
 
@@ -269,7 +263,7 @@ def extract_group_patches(
     b, c = dx.shape
     p = canvas.shape[-1]
     moved = translate(canvas[:, None].expand(b, c, p, p), -dx, -dy)
-    return central_crop(moved, N)
+    return crop_center(moved, N)
 
 
 def combine_amp_phase(amp: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
@@ -334,7 +328,7 @@ def gaussian_smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def poisson_nll(
-    pred_counts: torch.Tensor, measured_counts: torch.Tensor, eps: float = POISSON_EPS
+    pred_counts: torch.Tensor, measured_counts: torch.Tensor, eps: float = DEFAULT_NLL_EPS
 ) -> torch.Tensor:
     """Mean Poisson negative log-likelihood ``y_hat - y * log(y_hat + eps)`` (ARCH-009).
 
@@ -348,17 +342,17 @@ def diffraction_mae(pred_amplitude: torch.Tensor, measured_amplitude: torch.Tens
     return torch.mean(torch.abs(pred_amplitude - measured_amplitude))
 
 
-def complex_mae_central(prediction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Mean complex modulus ``|O - Y|`` over the central ``N/2 x N/2`` window (ARCH-009).
+def complex_mae_center(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean complex modulus ``|pred - target|`` over the central ``N/2 x N/2`` window (ARCH-009).
 
     Parameters
     ----------
-    prediction, truth : (B, C, N, N) complex64 tensors
+    pred, target : (B, C, N, N) complex64 tensors
     """
-    n = prediction.shape[-1]
+    n = pred.shape[-1]
     q = n // 4
     window = (slice(None), slice(None), slice(q, q + n // 2), slice(q, q + n // 2))
-    return torch.mean(torch.abs(prediction[window] - truth[window]))
+    return torch.mean(torch.abs(pred[window] - target[window]))
 
 
 def backproject(

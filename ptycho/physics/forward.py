@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 __all__ = [
     "AMP_ACTIVATIONS",
+    "DEFAULT_NLL_EPS",
     "amp_activation",
     "combine_amp_phase",
     "complex_mae",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Epsilon (counts) inside the Poisson log (ARCH-009), shared by every backend's loss.
+DEFAULT_NLL_EPS = 1e-6
 
 AMP_ACTIVATIONS: tuple[str, ...] = ("sigmoid", "swish", "softplus", "relu")
 
@@ -332,7 +336,7 @@ def intensity_scale(nphotons: float, N: int) -> float:
 
 
 def poisson_nll(
-    pred_counts: npt.ArrayLike, measured_counts: npt.ArrayLike, eps: float = 1e-6
+    pred_counts: npt.ArrayLike, measured_counts: npt.ArrayLike, eps: float = DEFAULT_NLL_EPS
 ) -> float:
     """Poisson negative log-likelihood, mean over all elements (ARCH-009).
 

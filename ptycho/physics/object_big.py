@@ -30,6 +30,9 @@ import numpy.typing as npt
 from ptycho.physics.shift import translate
 
 __all__ = [
+    "MAX_POSITION_JITTER",
+    "OBJECT_BIG_OFFSET",
+    "border_mask",
     "center_mask",
     "extract_group_patches",
     "merge_group_patches",
@@ -39,8 +42,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Nominal spacing allowance between neighbouring patches that sizes the group canvas, pixels.
+OBJECT_BIG_OFFSET = 4
+#: Extra group-canvas allowance for position jitter, pixels.
+MAX_POSITION_JITTER = 10
 
-def padded_size(N: int, gridsize: int, offset: int = 4, max_jitter: int = 10) -> int:
+
+def padded_size(
+    N: int,
+    gridsize: int,
+    offset: int = OBJECT_BIG_OFFSET,
+    max_jitter: int = MAX_POSITION_JITTER,
+) -> int:
     """Side of the per-group canvas, ``N + (gridsize - 1) * offset + max_jitter``.
 
     Parameters
@@ -87,6 +100,21 @@ def center_mask(N: int) -> np.ndarray:
     lo = n // 4
     mask[lo : lo + n // 2, lo : lo + n // 2] = 1.0
     return mask
+
+
+def border_mask(N: int) -> np.ndarray:
+    """Zeros on the central ``N/2 x N/2`` square, ones elsewhere (``1 - center_mask(N)``).
+
+    Parameters
+    ----------
+    N : int
+        Patch side in pixels.
+
+    Returns
+    -------
+    (N, N) float32
+    """
+    return 1.0 - center_mask(N)
 
 
 def _validate_coords(coords_relative: npt.ArrayLike, batch: int, channels: int) -> np.ndarray:

@@ -158,7 +158,7 @@ class CombineComplex(keras.layers.Layer):
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
         amp, phase = inputs
-        return tf.complex(amp * tf.cos(phase), amp * tf.sin(phase))
+        return physics.combine_amp_phase(amp, phase)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape[0]

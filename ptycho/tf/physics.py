@@ -25,30 +25,39 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from ptycho.physics.forward import gaussian_kernel_1d
+from ptycho.physics.forward import DEFAULT_NLL_EPS, gaussian_kernel_1d
+from ptycho.physics.object_big import (
+    MAX_POSITION_JITTER,
+    OBJECT_BIG_OFFSET,
+    border_mask,
+    center_mask,
+    padded_size,
+)
 
+# The same names, in the same order, as ``ptycho_torch.physics.__all__`` (tests/parity).
 __all__ = [
     "DEFAULT_NLL_EPS",
-    "MIN_INTENSITY",
+    "MAX_POSITION_JITTER",
+    "OBJECT_BIG_OFFSET",
     "backproject",
     "backprojection_features",
     "border_mask",
     "center_mask",
+    "combine_amp_phase",
     "complex_mae_center",
+    "crop_center",
     "diffraction_mae",
     "extract_group_patches",
     "far_field_amplitude",
-    "far_field_intensity",
     "gaussian_smooth",
     "merge_group_patches",
+    "padded_size",
     "poisson_nll",
     "translate",
 ]
 
-#: Epsilon (counts) inside the Poisson log (ARCH-009).
-DEFAULT_NLL_EPS = 1e-6
 #: Floor on the far-field intensity before the square root, so the gradient stays finite.
-MIN_INTENSITY = 1e-30
+_MIN_INTENSITY = 1e-30
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,18 +172,6 @@ def translate(images: tf.Tensor, dx: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def center_mask(n: int) -> np.ndarray:
-    """``(n, n) float32``: 1 on the central ``n/2 x n/2`` square, 0 elsewhere."""
-    mask = np.zeros((n, n), dtype=np.float32)
-    mask[n // 4 : n // 4 + n // 2, n // 4 : n // 4 + n // 2] = 1.0
-    return mask
-
-
-def border_mask(n: int) -> np.ndarray:
-    """``(n, n) float32``: 0 on the central ``n/2 x n/2`` square, 1 elsewhere."""
-    return 1.0 - center_mask(n)
-
-
 def _split_coords(coords_relative: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """``(B, 1, 2, C)`` -> ``x (B, C)``, ``y (B, C)`` as float32."""
     coords = tf.cast(coords_relative, tf.float32)
@@ -215,23 +212,23 @@ def merge_group_patches(
     return tf.complex(summed[..., 0] / count, summed[..., 1] / count)
 
 
-def extract_group_patches(canvas: tf.Tensor, coords_relative: tf.Tensor, n: int) -> tf.Tensor:
+def extract_group_patches(canvas: tf.Tensor, coords_relative: tf.Tensor, N: int) -> tf.Tensor:
     """Re-extract each channel's patch from its group canvas (ARCH-010, inverse move).
 
     Channel ``c`` is the canvas moved by ``+coords_relative[..., c]`` and cropped to the central
-    ``n x n``.
+    ``N x N``.
 
     Parameters
     ----------
     canvas : (B, P, P) complex64
     coords_relative : (B, 1, 2, C) float
-    n : int
+    N : int
 
     Returns
     -------
     (B, N, N, C) complex64
     """
-    return tf.transpose(_extract_bcnn(canvas, coords_relative, n), [0, 2, 3, 1])
+    return tf.transpose(_extract_bcnn(canvas, coords_relative, N), [0, 2, 3, 1])
 
 
 def _extract_bcnn(canvas: tf.Tensor, coords_relative: tf.Tensor, n: int) -> tf.Tensor:
@@ -245,10 +242,10 @@ def _extract_bcnn(canvas: tf.Tensor, coords_relative: tf.Tensor, n: int) -> tf.T
     return _from_real_parts(out, True)
 
 
-def crop_center(canvas: tf.Tensor, n: int) -> tf.Tensor:
-    """Central ``n x n`` crop of ``(B, P, P)`` -> ``(B, N, N)``."""
-    offset = _half_margin(int(canvas.shape[-1]), n)
-    return canvas[:, offset : offset + n, offset : offset + n]
+def crop_center(canvas: tf.Tensor, N: int) -> tf.Tensor:
+    """Central ``N x N`` crop of ``(B, P, P)`` -> ``(B, N, N)``."""
+    offset = _half_margin(int(canvas.shape[-1]), N)
+    return canvas[:, offset : offset + N, offset : offset + N]
 
 
 def _half_margin(padded: int, n: int) -> int:
@@ -265,7 +262,17 @@ def _half_margin(padded: int, n: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def far_field_intensity(exit_wave: tf.Tensor) -> tf.Tensor:
+def combine_amp_phase(amp: tf.Tensor, phase: tf.Tensor) -> tf.Tensor:
+    """``amp * exp(i * phase)`` as complex64 (amplitudes may be negative).
+
+    Parameters
+    ----------
+    amp, phase : (...) float32, the same shape
+    """
+    return tf.complex(amp * tf.cos(phase), amp * tf.sin(phase))
+
+
+def _far_field_intensity(exit_wave: tf.Tensor) -> tf.Tensor:
     """``fftshift(|FFT2(psi)|^2) / N^2`` over the last two axes.
 
     Parameters
@@ -286,7 +293,7 @@ def far_field_intensity(exit_wave: tf.Tensor) -> tf.Tensor:
 def far_field_amplitude(exit_wave: tf.Tensor) -> tf.Tensor:
     """Orthonormal far-field amplitude ``sqrt(fftshift(|FFT2(psi)|^2) / N^2)`` (ARCH-006).
 
-    The intensity is floored at :data:`MIN_INTENSITY` before the square root so the gradient is
+    The intensity is floored at :data:`_MIN_INTENSITY` before the square root so the gradient is
     finite everywhere (the value changes by at most 1e-15).
 
     Parameters
@@ -297,7 +304,7 @@ def far_field_amplitude(exit_wave: tf.Tensor) -> tf.Tensor:
     -------
     (..., N, N) float32
     """
-    return tf.sqrt(tf.maximum(far_field_intensity(exit_wave), MIN_INTENSITY))
+    return tf.sqrt(tf.maximum(_far_field_intensity(exit_wave), _MIN_INTENSITY))
 
 
 def poisson_nll(
@@ -330,7 +337,7 @@ def complex_mae_center(pred: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
+def gaussian_smooth(field: tf.Tensor, sigma: float) -> tf.Tensor:
     """3x3 Gaussian smoothing with reflect padding over the last two axes.
 
     Complex inputs are smoothed on their real and imaginary parts separately. ``sigma == 0``
@@ -338,16 +345,16 @@ def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
 
     Parameters
     ----------
-    images : (..., H, W) float32 or complex64
+    field : (..., H, W) float32 or complex64
     sigma : float
     """
-    images = tf.convert_to_tensor(images)
+    field = tf.convert_to_tensor(field)
     if sigma == 0 or math.isclose(sigma, 0.0):
-        return images
+        return field
     k = gaussian_kernel_1d(sigma)
     kernel = np.outer(k, k).astype(np.float32)  # (3, 3)
-    h, w = int(images.shape[-2]), int(images.shape[-1])
-    rank = len(images.shape)
+    h, w = int(field.shape[-2]), int(field.shape[-1])
+    rank = len(field.shape)
     paddings = [[0, 0]] * (rank - 2) + [[1, 1], [1, 1]]
 
     def smooth(real: tf.Tensor) -> tf.Tensor:
@@ -359,9 +366,9 @@ def gaussian_smooth(images: tf.Tensor, sigma: float) -> tf.Tensor:
                 out = term if out is None else out + term
         return out
 
-    if images.dtype.is_complex:
-        return tf.complex(smooth(tf.math.real(images)), smooth(tf.math.imag(images)))
-    return smooth(images)
+    if field.dtype.is_complex:
+        return tf.complex(smooth(tf.math.real(field)), smooth(tf.math.imag(field)))
+    return smooth(field)
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,14 +418,14 @@ def backproject(amplitude: tf.Tensor, probe: tf.Tensor, reg: float | None = None
     return tf.math.conj(probe) * psi / denominator
 
 
-def backprojection_features(x: tf.Tensor, probe: tf.Tensor) -> tf.Tensor:
+def backprojection_features(amplitude: tf.Tensor, probe: tf.Tensor) -> tf.Tensor:
     """Input of the ``backprop_unet`` U-Net: ``(B, N, N, C)`` -> ``(B, N/2, N/2, 2C)`` float32.
 
     Channels ``[Re O'_1 .. Re O'_C, Im O'_1 .. Im O'_C]`` of the central ``N/2`` crop.
     """
-    n = int(x.shape[1])
+    n = int(amplitude.shape[1])
     q = n // 4
-    estimate = backproject(tf.transpose(x, [0, 3, 1, 2]), probe)
+    estimate = backproject(tf.transpose(amplitude, [0, 3, 1, 2]), probe)
     estimate = estimate[..., q : q + n // 2, q : q + n // 2]
     features = tf.concat([tf.math.real(estimate), tf.math.imag(estimate)], axis=1)
     return tf.transpose(features, [0, 2, 3, 1])

@@ -178,9 +178,7 @@ class Decoder(nn.Module):
             self.border_conv1 = _conv(channels, border_filters)
             self.border_conv2 = _conv(border_filters, border_filters)
             self.out = _conv(border_filters, out_channels)
-        mask = torch.ones(N, N)
-        q = N // 4
-        mask[q : q + N // 2, q : q + N // 2] = 0.0
+        mask = torch.from_numpy(physics.border_mask(N))  # (N, N) float32
         self.register_buffer("border_mask", mask, persistent=False)
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
@@ -453,7 +451,7 @@ class PtychoPINNNet(nn.Module):
             # C == 1: coords_relative is 0, so the merge/re-extraction is the identity.
             return decoded[:, 0], decoded
         canvas = physics.merge_group_patches(decoded, coords_relative, self.padded)
-        obj = physics.central_crop(canvas, self.N)
+        obj = physics.crop_center(canvas, self.N)
         patches = physics.extract_group_patches(canvas, coords_relative, self.N)
         return obj, patches
 

@@ -117,7 +117,7 @@ def test_losses_match_reference(rng):
     ) == pytest.approx(npf.diffraction_mae(pred, meas), rel=1e-5)
     a = _complex(rng, (3, 2, 16, 16))
     b = _complex(rng, (3, 2, 16, 16))
-    assert float(tp.complex_mae_central(torch.from_numpy(a), torch.from_numpy(b))) == pytest.approx(
+    assert float(tp.complex_mae_center(torch.from_numpy(a), torch.from_numpy(b))) == pytest.approx(
         npf.complex_mae(a, b, window=8), rel=1e-5
     )
 
