@@ -205,9 +205,7 @@ def _group_coverage(
     """
     dx, dy = _group_shifts(coords_relative)
     b, c = dx.shape
-    mask = torch.zeros(N, N, dtype=dtype, device=coords_relative.device)
-    q = N // 4
-    mask[q : q + N // 2, q : q + N // 2] = 1.0
+    mask = torch.from_numpy(center_mask(N)).to(dtype=dtype, device=coords_relative.device)
     masks = _pad_to(mask, padded).expand(b, c, padded, padded)
     return translate(masks, dx, dy).sum(dim=1)
 
