@@ -1,4 +1,4 @@
-"""The backend registry (issue 12): one contract, selected by name, checked once.
+"""The backend registry (ARCH-015): one contract, selected by name, checked once.
 
 Framework-free: the real backends are never imported here; fake backend modules written to
 ``tmp_path`` stand in for them (the real ones are checked in tests/parity/test_backend_contract.py).

@@ -1,4 +1,4 @@
-"""Both real backends implement the one backend contract (issue 12).
+"""Both real backends implement the one backend contract (ARCH-015, issue 12).
 
 Every operation of :class:`ptycho.backend.BackendAPI` exists in both API modules with the
 protocol's parameters (same names, kinds and defaults); a backend may add parameters only with a
