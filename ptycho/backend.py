@@ -11,20 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ptycho.config.config import BACKENDS as _CONFIG_BACKENDS
 
 if TYPE_CHECKING:
+    import os
     from pathlib import Path
 
-    from ptycho.config.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.config.config import (
+        InferenceConfig,
+        ModelConfig,
+        PyTorchExecutionConfig,
+        TrainingConfig,
+    )
+    from ptycho.inference import Reconstruction
     from ptycho.loader import PtychoDataContainer
+    from ptycho.raw_data import RawData
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_OPERATIONS",
     "BackendAPI",
     "EpochCallback",
     "ModelBundle",
@@ -151,8 +160,32 @@ class TrainingDivergedError(RuntimeError):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
 
 
+#: Every operation of :class:`BackendAPI`, checked when a backend is first imported
+#: (:func:`ptycho.workflows.registry.get_backend`).
+BACKEND_OPERATIONS: tuple[str, ...] = (
+    "BACKEND",
+    "train",
+    "predict_patches",
+    "reconstruct",
+    "save_bundle",
+    "load_bundle",
+    "weights_of",
+    "bundle_from_weights",
+)
+
+
+@runtime_checkable
 class BackendAPI(Protocol):
-    """What ``ptycho.tf.api`` and ``ptycho_torch.api`` provide (same names, same arguments)."""
+    """What every backend's API module provides (same names, same arguments).
+
+    ``ptycho.tf.api`` and ``ptycho_torch.api`` implement it; the dispatcher
+    (:mod:`ptycho.workflows.backend_selector`), the weight converter (:mod:`ptycho.weights`),
+    the Ptychodus adapter and the CLIs call only these operations, reached through the registry
+    (:func:`ptycho.workflows.registry.get_backend`). Paths may be ``str`` or ``os.PathLike``.
+    """
+
+    #: The backend's registered name (``'tensorflow'``, ``'pytorch'``).
+    BACKEND: str
 
     def train(
         self,
@@ -163,8 +196,15 @@ class BackendAPI(Protocol):
         on_epoch_end: EpochCallback | None = None,
         execution: PyTorchExecutionConfig | None = None,
         initial: ModelBundle | None = None,
+        verbose: int = 0,
+        output_dir: str | os.PathLike[str] | None = None,
     ) -> ModelBundle:
-        """Train a model (from ``initial`` when given) and return it with its history."""
+        """Train a model (from ``initial`` when given) and return it with its history.
+
+        ``verbose``: 0 silent, 1 progress bar, 2 a log line per epoch; ``output_dir``: where
+        ``history.csv`` (and, for a backend that reads checkpoints, ``checkpoints/``) go;
+        ``execution``: runtime options (accelerator, ...) a backend may ignore.
+        """
         ...
 
     def predict_patches(
@@ -179,10 +219,40 @@ class BackendAPI(Protocol):
         ``(N, N)``) replaces the model's for this prediction (ARCH-014), default the model's."""
         ...
 
-    def save_bundle(self, bundle: ModelBundle, path: Path) -> None:
+    def reconstruct(
+        self,
+        bundle: ModelBundle,
+        raw: RawData,
+        inference_config: InferenceConfig,
+        *,
+        M: int = 20,
+    ) -> Reconstruction:
+        """Group, predict, stitch (central ``M x M`` of each patch) and optionally refine a scan
+        (:func:`ptycho.inference.reconstruct_scan`); returns the object and the probe used."""
+        ...
+
+    def save_bundle(self, bundle: ModelBundle, path: str | os.PathLike[str]) -> Path | None:
         """Write ``bundle`` as a ``wts.h5.zip`` archive (atomic; design D6)."""
         ...
 
-    def load_bundle(self, path: Path) -> ModelBundle:
+    def load_bundle(self, path: str | os.PathLike[str]) -> ModelBundle:
         """Read an archive written by :meth:`save_bundle` (never executes archive content)."""
+        ...
+
+    def weights_of(self, bundle: ModelBundle) -> dict[str, np.ndarray]:
+        """The bundle's weights under canonical names in the Keras layout (:mod:`ptycho.weights`);
+        ``ValueError`` for a bundle of another backend."""
+        ...
+
+    def bundle_from_weights(
+        self,
+        model_config: ModelConfig,
+        training_config: TrainingConfig | None,
+        weights: Mapping[str, np.ndarray],
+        probe: np.ndarray,
+        intensity_scale: float,
+    ) -> ModelBundle:
+        """Build this backend's bundle from canonical weights (e.g. converted from another
+        backend); ``probe`` and ``intensity_scale`` fill in what ``weights`` lacks.
+        ``ValueError`` naming a missing or wrongly shaped weight."""
         ...

@@ -9,7 +9,7 @@ recent training run in this process (set by the workflow functions through
 everything else passes bundles explicitly (:func:`save_model`).
 
 Importing this module loads no framework; the backend that wrote or reads an archive is imported
-lazily through :mod:`ptycho.workflows.backend_selector`.
+lazily through the backend registry (:mod:`ptycho.workflows.registry`).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def save_model(model_bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
     The bundle's own backend writes it (weights only, design D6).
     """
     from ptycho.archive import ARCHIVE_NAME
-    from ptycho.workflows.backend_selector import get_backend
+    from ptycho.workflows.registry import get_backend
 
     target = Path(path)
     if target.is_dir():
@@ -106,7 +106,7 @@ def load(path: str | os.PathLike[str]) -> ModelBundle:
         The archive's backend is not installed (with the pip command).
     """
     from ptycho.archive import read_archive
-    from ptycho.workflows.backend_selector import get_backend
+    from ptycho.workflows.registry import get_backend
 
     contents = read_archive(path)
     return get_backend(contents.backend).load_bundle(contents.path)

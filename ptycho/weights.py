@@ -61,10 +61,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from ptycho.archive import ArchiveContents
-    from ptycho.backend import ModelBundle
+    from ptycho.backend import BackendAPI, ModelBundle
     from ptycho.config.config import ModelConfig, TrainingConfig
 
 __all__ = [
@@ -96,7 +94,6 @@ PARAMETER_NAMES: tuple[str, ...] = ("log_intensity_scale", "probe_real", "probe_
 WEIGHT_NAMES_KEY = "weight_names"
 
 _LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
-_API_BACKENDS = {"ptycho.tf.api": "tensorflow", "ptycho_torch.api": "pytorch"}
 # torch module boundaries inside a canonical layer name
 _TORCH_PATTERN = re.compile(
     r"^(encoder|decoder_amp|decoder_phase)_(block\d+_conv\d|out|border_conv\d|border_out)$"
@@ -499,15 +496,9 @@ def read_archive_weights(contents: ArchiveContents) -> dict[str, np.ndarray]:
     )
 
 
-def backend_name_of(api: Any) -> str:
-    """Backend name (``'tensorflow'``/``'pytorch'``) of a backend API module."""
-    name = getattr(api, "BACKEND", None) or getattr(api, "BACKEND_NAME", None)
-    if isinstance(name, str):
-        return name
-    module = getattr(api, "__name__", "")
-    if module in _API_BACKENDS:
-        return _API_BACKENDS[module]
-    raise ValueError(f"{api!r} is not a backend API module (ptycho.tf.api or ptycho_torch.api)")
+def backend_name_of(api: BackendAPI) -> str:
+    """Backend name (``'tensorflow'``/``'pytorch'``) of a backend API module (its ``BACKEND``)."""
+    return api.BACKEND
 
 
 def _configs_from_manifest(
@@ -532,7 +523,7 @@ def _configs_from_manifest(
 
 
 def _build(
-    target: Any,
+    target: BackendAPI,
     target_name: str,
     source: str,
     model_config: ModelConfig,
@@ -542,15 +533,8 @@ def _build(
     scale: float,
 ) -> ModelBundle:
     validate_weights(weights, model_config, source, target_name)
-    builder = getattr(target, "bundle_from_weights", None)
-    if builder is None:
-        raise RuntimeError(
-            f"the {_label(target_name)} backend ({getattr(target, '__name__', target)}) does not "
-            "provide bundle_from_weights(model_config, training_config, weights, probe, "
-            "intensity_scale), which converting models between backends needs"
-        )
     try:
-        return builder(model_config, training_config, weights, probe, scale)
+        return target.bundle_from_weights(model_config, training_config, weights, probe, scale)
     except (ValueError, NotImplementedError) as exc:
         raise ValueError(
             f"cannot convert the {_label(source)} model to the {_label(target_name)} backend: "
@@ -558,7 +542,7 @@ def _build(
         ) from exc
 
 
-def convert_archive_bundle(contents: ArchiveContents, target: ModuleType | Any) -> ModelBundle:
+def convert_archive_bundle(contents: ArchiveContents, target: BackendAPI) -> ModelBundle:
     """Build ``target``'s bundle from an archive written by the other backend.
 
     The canonical weights are read framework-free (:func:`read_archive_weights`), checked
@@ -569,8 +553,8 @@ def convert_archive_bundle(contents: ArchiveContents, target: ModuleType | Any) 
     ----------
     contents : ArchiveContents
         From :func:`ptycho.archive.read_archive`.
-    target : module
-        ``ptycho.tf.api`` or ``ptycho_torch.api``.
+    target : BackendAPI
+        The target backend's API module (:func:`ptycho.workflows.registry.get_backend`).
 
     Returns
     -------
@@ -582,8 +566,6 @@ def convert_archive_bundle(contents: ArchiveContents, target: ModuleType | Any) 
     ValueError
         The archive cannot be converted (missing weight map, weights that do not match the
         config, a feature the target backend lacks); the message names both backends.
-    RuntimeError
-        The target backend offers no ``bundle_from_weights``.
     """
     target_name = backend_name_of(target)
     source = contents.backend
@@ -610,16 +592,17 @@ def convert_archive_bundle(contents: ArchiveContents, target: ModuleType | Any) 
     return bundle
 
 
-def convert_bundle(bundle: ModelBundle, source: Any, target: Any) -> ModelBundle:
+def convert_bundle(
+    bundle: ModelBundle, source: BackendAPI, target: BackendAPI
+) -> ModelBundle:
     """Convert a loaded bundle to another backend in memory.
 
     Parameters
     ----------
     bundle : ModelBundle
         A bundle of ``source``'s backend.
-    source, target : module
-        Backend API modules; ``source`` must offer ``weights_of(bundle)`` and ``target``
-        ``bundle_from_weights``.
+    source, target : BackendAPI
+        Backend API modules (:func:`ptycho.workflows.registry.get_backend`).
 
     Returns
     -------
@@ -632,13 +615,7 @@ def convert_bundle(bundle: ModelBundle, source: Any, target: Any) -> ModelBundle
         raise ValueError(
             f"the bundle is from the {bundle.backend} backend, not from {source_name}"
         )
-    weights_of = getattr(source, "weights_of", None)
-    if weights_of is None:
-        raise RuntimeError(
-            f"the {_label(source_name)} backend does not provide weights_of(bundle), which "
-            "converting models between backends needs"
-        )
-    weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights_of(bundle).items()}
+    weights = {k: np.asarray(v, dtype=np.float32) for k, v in source.weights_of(bundle).items()}
     training_config = bundle.training_config
     if training_config is not None:
         training_config = dataclasses.replace(training_config, backend=target_name)
@@ -657,7 +634,9 @@ def convert_bundle(bundle: ModelBundle, source: Any, target: Any) -> ModelBundle
     return converted
 
 
-def resized_bundle(bundle: ModelBundle, N: int, probe: np.ndarray, api: Any) -> ModelBundle:
+def resized_bundle(
+    bundle: ModelBundle, N: int, probe: np.ndarray, api: BackendAPI
+) -> ModelBundle:
     """The same ``backprop_unet`` model, rebuilt for ``N x N`` patterns (ARCH-014).
 
     The U-Net's layer shapes do not depend on ``N`` (:mod:`ptycho.network_layout`), so its

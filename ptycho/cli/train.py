@@ -409,6 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         check_scan_geometry(test_raw, raw.N, min(args.stitch_crop, raw.N))
 
     from ptycho.workflows import backend_selector as selector
+    from ptycho.workflows.registry import backend_spec
 
     api = check_backend(args.backend)
     initial = None
@@ -424,9 +425,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = dataclasses.replace(config, model=model)
     started = time.perf_counter()
     on_epoch_end = _printer(config.nepochs) if args.progress else None
-    # the TensorFlow backend would write history.csv on its own; here it is written with the
-    # archive (HARD-014). The PyTorch backend keeps its checkpoints under OUTPUT_DIR.
-    run_dir = out if args.backend == "pytorch" else None
+    # history.csv is written here with the archive (HARD-014), so the backend gets no output
+    # directory, unless it keeps training checkpoints (PyTorch: OUTPUT_DIR/checkpoints/).
+    run_dir = out if backend_spec(args.backend).reads_checkpoints else None
     try:
         bundle = selector.train_with_backend(
             raw, config, initial=initial, output_dir=run_dir, on_epoch_end=on_epoch_end

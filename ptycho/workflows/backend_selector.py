@@ -3,10 +3,12 @@
 Every entry point that lets a user choose a backend (the CLIs, the Ptychodus adapter, the
 workflow API) resolves it here, by name:
 
-- :func:`get_backend` imports and returns ``ptycho.tf.api`` or ``ptycho_torch.api``, only the
-  one selected, lazily; selecting one whose packages are missing raises :class:`RuntimeError`
-  naming the backend and the exact pip command. There is no silent fallback. An unknown name
-  raises :class:`ValueError` listing the choices.
+- :func:`get_backend` (from :mod:`ptycho.workflows.registry`) imports and returns the selected
+  backend's API module (:class:`ptycho.backend.BackendAPI`), only that one, lazily; selecting
+  one whose packages are missing raises :class:`RuntimeError` naming the backend and the exact
+  pip command. There is no silent fallback. An unknown name raises :class:`ValueError` listing
+  the choices. Nothing here branches on a backend's name: what differs between backends is in
+  their :class:`~ptycho.workflows.registry.BackendSpec`.
 - :func:`run_cdi_example_with_backend` / :func:`train_cdi_model_with_backend` route the
   historical workflow API (``ptycho.workflows.components`` or
   ``ptycho_torch.workflows.components``) on ``config.backend`` after
@@ -23,16 +25,23 @@ This module imports neither TensorFlow nor torch at module level.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ptycho.backend import BACKENDS
+from ptycho.workflows.registry import (
+    INSTALL_COMMANDS,
+    backend_spec,
+    get_backend,
+    get_workflows,
+    validate_backend,
+)
+from ptycho.workflows.registry import (
+    backend_names as _names,
+)
 
 if TYPE_CHECKING:
-    from ptycho.backend import BackendAPI, EpochCallback, ModelBundle
+    from ptycho.backend import EpochCallback, ModelBundle
     from ptycho.config.config import InferenceConfig, PyTorchExecutionConfig, TrainingConfig
     from ptycho.loader import PtychoDataContainer
     from ptycho.raw_data import RawData
@@ -50,70 +59,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_API_MODULES = {"tensorflow": "ptycho.tf.api", "pytorch": "ptycho_torch.api"}
-_WORKFLOW_MODULES = {
-    "tensorflow": "ptycho.workflows.components",
-    "pytorch": "ptycho_torch.workflows.components",
-}
-_PACKAGES = {"tensorflow": ("tensorflow", "keras"), "pytorch": ("torch", "lightning")}
-#: The exact command that installs each backend's packages.
-INSTALL_COMMANDS: dict[str, str] = {
-    "tensorflow": "pip install 'ptychopinn[tf]'",
-    "pytorch": "pip install 'ptychopinn[torch]'",
-}
-_LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
-
-
-def validate_backend(name: Any) -> str:
-    """Return ``name`` if it is a known backend, else raise ``ValueError`` listing the choices."""
-    if name not in BACKENDS:
-        raise ValueError(
-            f"unknown backend {name!r}; choose one of {', '.join(repr(b) for b in BACKENDS)}"
-        )
-    return str(name)
-
-
-def _missing_backend(name: str, package: str, exc: BaseException) -> RuntimeError:
-    return RuntimeError(
-        f"{_LABELS[name]} backend selected (backend={name!r}), but {package} is not installed "
-        f"or cannot be imported ({exc}); install it with: {INSTALL_COMMANDS[name]}"
-    )
-
-
-def get_backend(name: str) -> BackendAPI:
-    """Import and return the backend API module for ``name``.
-
-    Only that backend's packages are imported (``tensorflow``/``keras`` or
-    ``torch``/``lightning``), never the other backend's.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is not a known backend.
-    RuntimeError
-        The backend's packages are not installed: ``"<X> backend selected (backend='...'), but
-        <package> is not installed ...; install it with: pip install 'ptychopinn[...]'"``.
-    """
-    validate_backend(name)
-    for package in _PACKAGES[name]:
-        try:
-            importlib.import_module(package)
-        except ImportError as exc:
-            raise _missing_backend(name, package, exc) from exc
-    try:
-        module: ModuleType = importlib.import_module(_API_MODULES[name])
-    except ImportError as exc:
-        raise _missing_backend(name, getattr(exc, "name", None) or "a dependency", exc) from exc
-    return module  # type: ignore[return-value]
-
-
-def _workflows(name: str) -> Any:
-    get_backend(name)
-    try:
-        return importlib.import_module(_WORKFLOW_MODULES[name])
-    except ImportError as exc:
-        raise _missing_backend(name, getattr(exc, "name", None) or "a dependency", exc) from exc
 
 
 def _bridge_legacy(config: Any) -> None:
@@ -137,13 +82,9 @@ def train_cdi_model_with_backend(
     """
     _bridge_legacy(config)
     name = validate_backend(config.backend)
-    components = _workflows(name)
-    if name == "tensorflow":
-        results = components.train_cdi_model(train_data, test_data, config)
-    else:
-        results = components.train_cdi_model_torch(
-            train_data, test_data, config, execution_config=torch_execution_config
-        )
+    results = get_workflows(name).train_cdi_model(
+        train_data, test_data, config, execution_config=torch_execution_config
+    )
     results["backend"] = name
     return results
 
@@ -166,23 +107,17 @@ def run_cdi_example_with_backend(
     """
     _bridge_legacy(config)
     name = validate_backend(config.backend)
-    components = _workflows(name)
-    if name == "tensorflow":
-        amp, phase, results = components.run_cdi_example(
-            train_data, test_data, config, flip_x, flip_y, transpose, M, do_stitching
-        )
-    else:
-        amp, phase, results = components.run_cdi_example_torch(
-            train_data,
-            test_data,
-            config,
-            flip_x=flip_x,
-            flip_y=flip_y,
-            transpose=transpose,
-            M=M,
-            do_stitching=do_stitching,
-            execution_config=torch_execution_config,
-        )
+    amp, phase, results = get_workflows(name).run_cdi_example(
+        train_data,
+        test_data,
+        config,
+        flip_x=flip_x,
+        flip_y=flip_y,
+        transpose=transpose,
+        M=M,
+        do_stitching=do_stitching,
+        execution_config=torch_execution_config,
+    )
     results["backend"] = name
     return amp, phase, results
 
@@ -214,7 +149,7 @@ def train_with_backend(
     """
     _bridge_legacy(config)
     name = validate_backend(config.backend)
-    components = _workflows(name)
+    workflows = get_workflows(name)
     from ptycho.refine import refined_training_data
 
     # ARCH-013: scans get refined training targets when configured; containers stay as given
@@ -232,16 +167,7 @@ def train_with_backend(
         raw_probe = train_data.probeGuess if isinstance(train_data, RawData) else train_data.probe
         probe = normalize_probe(raw_probe, config.model.probe_scale)
         initial = resized_bundle(initial, data_n, probe, get_backend(name))
-    if name == "tensorflow":
-        return components.train(
-            train_data,
-            config,
-            validation_data=validation_data,
-            on_epoch_end=on_epoch_end,
-            initial=initial,
-            output_dir=output_dir,
-        )
-    return components.train_torch(
+    return workflows.train(
         train_data,
         config,
         validation_data=validation_data,
@@ -346,7 +272,7 @@ def load_inference_bundle_with_backend(
         The selected backend is not installed.
     """
     name = validate_backend(
-        backend if backend is not None else (config.backend if config is not None else "tensorflow")
+        backend if backend is not None else (config.backend if config is not None else _names()[0])
     )
     if config is not None:
         _bridge_legacy(config)
@@ -354,15 +280,17 @@ def load_inference_bundle_with_backend(
     from ptycho.archive import find_model_file
 
     path = Path(bundle_path)
+    spec = backend_spec(name)
     if path.is_dir():  # the newer of its archive and checkpoints/last.ckpt (HARD-012)
-        path = find_model_file(path, checkpoints=name == "pytorch")
-    if path.suffix == ".ckpt" and name != "pytorch":
-        raise ValueError(
-            f"{path} is a Lightning checkpoint, which only the pytorch backend reads; load it "
-            "with backend='pytorch', or pass a wts.h5.zip archive (either backend's archive "
-            "can be converted)"
-        )
-    if name == "pytorch" and path.suffix == ".ckpt":
+        path = find_model_file(path, checkpoints=spec.reads_checkpoints)
+    if path.suffix == ".ckpt":
+        if not spec.reads_checkpoints:
+            readers = [n for n in _names() if backend_spec(n).reads_checkpoints]
+            raise ValueError(
+                f"{path} is a training checkpoint, which only the {' or '.join(readers)} "
+                f"backend reads; load it with backend={readers[0]!r}, or pass a wts.h5.zip "
+                "archive (either backend's archive can be converted)"
+            )
         return api.load_bundle(path)
     from ptycho.archive import read_archive
 

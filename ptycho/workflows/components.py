@@ -36,7 +36,7 @@ from ptycho.raw_data import RawData
 
 if TYPE_CHECKING:
     from ptycho.backend import EpochCallback, ModelBundle
-    from ptycho.config.config import TrainingConfig
+    from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
 
 __all__ = [
     "AMPLITUDE_PNG",
@@ -203,6 +203,7 @@ def train(
     initial: ModelBundle | None = None,
     verbose: int = 0,
     output_dir: str | os.PathLike[str] | None = None,
+    execution_config: PyTorchExecutionConfig | None = None,
 ) -> ModelBundle:
     """Train a TensorFlow model with explicit configs.
 
@@ -222,6 +223,8 @@ def train(
         0 silent, 1 progress bar, 2 one log line per epoch.
     output_dir : path-like, optional
         Write ``history.csv`` there.
+    execution_config : PyTorchExecutionConfig, optional
+        Accepted so every backend's workflow has the same signature; TensorFlow ignores it.
 
     Returns
     -------
@@ -243,6 +246,7 @@ def train(
         config,
         validation=validation,
         on_epoch_end=on_epoch_end,
+        execution=execution_config,
         initial=initial,
         verbose=verbose,
         output_dir=output_dir,
@@ -255,8 +259,12 @@ def train_cdi_model(
     train_data: RawData | PtychoDataContainer,
     test_data: RawData | PtychoDataContainer | None,
     config: TrainingConfig,
+    execution_config: PyTorchExecutionConfig | None = None,
 ) -> dict[str, Any]:
     """Train on ``train_data`` and, when given, predict the object patches of ``test_data``.
+
+    ``execution_config`` is accepted so every backend's workflow has the same signature;
+    TensorFlow ignores it.
 
     Returns
     -------
@@ -270,7 +278,7 @@ def train_cdi_model(
 
     config = _with_n_from_data(config, train_data)
     train_container = create_ptycho_data_container(train_data, config)
-    bundle = train(train_container, config)
+    bundle = train(train_container, config, execution_config=execution_config)
     results: dict[str, Any] = {
         "history": bundle.history,
         "history_epochs": list(range(1, bundle.epochs_trained + 1)),
@@ -333,11 +341,13 @@ def run_cdi_example(
     transpose: bool = False,
     M: int = 20,
     do_stitching: bool = False,
+    execution_config: PyTorchExecutionConfig | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
     """Train, then reconstruct and stitch the test data.
 
     When ``test_data`` is given the test scan is always reconstructed and stitched
-    (``do_stitching`` is accepted for compatibility): onto the test object's grid when it is a
+    (``do_stitching`` and ``execution_config``, which TensorFlow ignores, are accepted so every
+    backend's workflow has the same signature): onto the test object's grid when it is a
     RawData with an ``objectGuess``, else onto a scan-centred canvas (central ``M x M`` of each
     patch).
 
@@ -349,7 +359,7 @@ def run_cdi_example(
         :func:`train_cdi_model`'s results plus ``obj_tensor_full`` (the stitched complex
         object), ``recon_amp`` and ``recon_phase``.
     """
-    del do_stitching
+    del do_stitching, execution_config
     results = train_cdi_model(train_data, test_data, config)
     if test_data is None:
         return None, None, results

@@ -40,8 +40,12 @@ if TYPE_CHECKING:
     from ptycho.raw_data import RawData
 
 __all__ = [
+    "load_inference_bundle",
     "load_inference_bundle_torch",
+    "run_cdi_example",
     "run_cdi_example_torch",
+    "train",
+    "train_cdi_model",
     "train_cdi_model_torch",
     "train_torch",
 ]
@@ -268,3 +272,12 @@ def load_inference_bundle_torch(
         bundle.intensity_scale,
     )
     return model, dict(params.cfg)
+
+
+# The workflow contract's names, the same in every backend's workflow module (the dispatcher,
+# ptycho.workflows.backend_selector, calls these); the ``_torch`` names above are kept for
+# existing callers.
+train = train_torch
+train_cdi_model = train_cdi_model_torch
+run_cdi_example = run_cdi_example_torch
+load_inference_bundle = load_inference_bundle_torch

@@ -122,31 +122,23 @@ class _FakeComponents:
     def train_cdi_model(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return self._record("train_cdi_model", *args, **kwargs)
 
-    def train_cdi_model_torch(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self._record("train_cdi_model_torch", *args, **kwargs)
-
     def run_cdi_example(self, *args: Any, **kwargs: Any) -> tuple[Any, Any, dict[str, Any]]:
         return "amp", "phase", self._record("run_cdi_example", *args, **kwargs)
 
-    def run_cdi_example_torch(self, *args: Any, **kwargs: Any) -> tuple[Any, Any, dict[str, Any]]:
-        return "amp", "phase", self._record("run_cdi_example_torch", *args, **kwargs)
 
 
 @pytest.fixture
 def fake_workflows(monkeypatch: pytest.MonkeyPatch) -> dict[str, _FakeComponents]:
     fakes = {"tensorflow": _FakeComponents(), "pytorch": _FakeComponents()}
-    monkeypatch.setattr(backend_selector, "_workflows", lambda name: fakes[name])
+    monkeypatch.setattr(backend_selector, "get_workflows", lambda name: fakes[name])
     params.reset()
     yield fakes
     params.reset()
 
 
-@pytest.mark.parametrize(
-    ("backend", "function"),
-    [("tensorflow", "run_cdi_example"), ("pytorch", "run_cdi_example_torch")],
-)
+@pytest.mark.parametrize("backend", ["tensorflow", "pytorch"])
 def test_run_cdi_example_routes_on_config_backend_after_the_legacy_bridge(
-    fake_workflows: dict[str, _FakeComponents], backend: str, function: str
+    fake_workflows: dict[str, _FakeComponents], backend: str
 ) -> None:
     """CONFIG-001 / D7: params.cfg is updated before the backend runs; results name the backend."""
     config = TrainingConfig(model=ModelConfig(N=128, gridsize=2), nepochs=7, backend=backend)
@@ -156,28 +148,23 @@ def test_run_cdi_example_routes_on_config_backend_after_the_legacy_bridge(
     )
     (name, cfg, args, kwargs), = fake_workflows[backend].calls
     assert fake_workflows["tensorflow" if backend == "pytorch" else "pytorch"].calls == []
-    assert name == function and (amp, phase) == ("amp", "phase")
+    assert name == "run_cdi_example" and (amp, phase) == ("amp", "phase")
     assert results["backend"] == backend
     assert cfg["N"] == 128 and cfg["gridsize"] == 2 and cfg["nepochs"] == 7
     assert args[:3] == ("train", "test", config)
-    if backend == "pytorch":
-        assert kwargs["execution_config"] is execution and kwargs["M"] == 12
-    else:
-        assert 12 in args
+    # the same call for every backend (one workflow contract); TensorFlow ignores the execution
+    assert kwargs["execution_config"] is execution and kwargs["M"] == 12
 
 
-@pytest.mark.parametrize(
-    ("backend", "function"),
-    [("tensorflow", "train_cdi_model"), ("pytorch", "train_cdi_model_torch")],
-)
+@pytest.mark.parametrize("backend", ["tensorflow", "pytorch"])
 def test_train_cdi_model_routes_on_config_backend(
-    fake_workflows: dict[str, _FakeComponents], backend: str, function: str
+    fake_workflows: dict[str, _FakeComponents], backend: str
 ) -> None:
     """D7: train_cdi_model_with_backend calls only the selected backend's workflow."""
     config = TrainingConfig(nepochs=3, backend=backend)
     results = backend_selector.train_cdi_model_with_backend("train", None, config)
     (name, cfg, _, _), = fake_workflows[backend].calls
-    assert name == function and cfg["nepochs"] == 3 and results["backend"] == backend
+    assert name == "train_cdi_model" and cfg["nepochs"] == 3 and results["backend"] == backend
 
 
 def test_lightning_checkpoint_cannot_be_loaded_by_tensorflow(tmp_path: Path) -> None:
