@@ -56,7 +56,7 @@ class Reconstruction:
     Attributes
     ----------
     object : (H, W) complex64
-        Stitched object; on the input object's grid when ``on_object_grid``.
+        Stitched object; on the object grid when ``on_object_grid``.
     probe : (N, N) complex64
         The (normalised) probe the model used (the learned one when the probe was trained;
         the refined one when ``refine_probe`` refinement ran).
@@ -65,7 +65,8 @@ class Reconstruction:
     global_offsets : (B, 1, 2, 1) float64
         Group centres ``[x, y]`` in object pixels.
     on_object_grid : bool
-        True when stitched onto ``raw.objectGuess``'s grid, False for a scan-centred canvas.
+        True when stitched onto an object grid (``object_shape`` or ``raw.objectGuess``'s),
+        False for a scan-centred canvas.
     network_object : (H, W) complex64 or None
         The stitched network prediction before refinement (None when no refinement ran, then
         ``object`` is that prediction).
@@ -133,13 +134,15 @@ OFF_OBJECT_FIX = (
 )
 
 
-def check_scan_geometry(raw: RawData, N: int, crop: int) -> None:
+def check_scan_geometry(
+    raw: RawData, N: int, crop: int, object_shape: tuple[int, int] | None = None
+) -> None:
     """Check the scan against the grid it will be stitched onto, before anything is allocated.
 
-    With an ``objectGuess`` every position must lie on it
-    (:func:`ptycho.scan_geometry.check_positions_on_object`); without one, outliers and the
-    canvas size are checked (:func:`ptycho.scan_geometry.check_scan_canvas`). HARD-005 ..
-    HARD-007.
+    With an object grid (``object_shape``, else ``objectGuess``'s shape) every position must
+    lie on it (:func:`ptycho.scan_geometry.check_positions_on_object`); without one, outliers
+    and the canvas size are checked (:func:`ptycho.scan_geometry.check_scan_canvas`). HARD-005
+    .. HARD-007.
 
     Raises
     ------
@@ -148,10 +151,10 @@ def check_scan_geometry(raw: RawData, N: int, crop: int) -> None:
     """
     from ptycho.scan_geometry import check_positions_on_object, check_scan_canvas
 
-    if raw.objectGuess is not None:
-        check_positions_on_object(
-            raw.xcoords, raw.ycoords, tuple(raw.objectGuess.shape), fix=OFF_OBJECT_FIX
-        )
+    if object_shape is None and raw.objectGuess is not None:
+        object_shape = (int(raw.objectGuess.shape[0]), int(raw.objectGuess.shape[1]))
+    if object_shape is not None:
+        check_positions_on_object(raw.xcoords, raw.ycoords, object_shape, fix=OFF_OBJECT_FIX)
     else:
         check_scan_canvas(raw.xcoords, raw.ycoords, N, crop)
 
@@ -247,8 +250,12 @@ def reconstruct_scan(
     predict_patches: PredictPatches,
     *,
     M: int = DEFAULT_STITCH_CROP,
+    object_shape: tuple[int, int] | None = None,
 ) -> Reconstruction:
     """Reconstruct a scan with a trained model.
+
+    The one group -> predict -> stitch -> refine flow of both backends, the CLIs and the
+    Ptychodus adapter (ADAPT-002, which passes ``object_shape`` = the Ptychodus object's grid).
 
     Parameters
     ----------
@@ -263,7 +270,15 @@ def reconstruct_scan(
         The backend's ``predict_patches(bundle, container, batch_size, probe=...) ->
         (B, N, N, 1)``; ``probe`` is :func:`inference_probe` of ``inference_config.probe_source``.
     M : int
-        Central ``M x M`` of every patch used for stitching.
+        Central ``M x M`` of every patch used for stitching (capped at N); the scan's rim comes
+        from the patches' central ``N // 2`` (:func:`ptycho.stitching.stitch_patches`
+        ``rim_crop``) when stitching onto an object grid.
+    object_shape : (H, W), optional
+        Stitch onto an ``H x W`` object grid whose pixel ``(0, 0)`` is the origin of the scan's
+        positions (object pixels), e.g. the host application's object, instead of
+        ``raw.objectGuess``'s grid (or, without one, a scan-centred canvas). Every position must
+        lie on it. ``raw.objectGuess``'s shape is then not used (a caller whose object is only a
+        starting guess sets ``raw.objectGuess = None`` so that no ground-truth patches are cut).
 
     Raises
     ------
@@ -288,7 +303,9 @@ def reconstruct_scan(
         )
     data = subsample_raw(raw, inference_config.n_subsample, inference_config.subsample_seed)
     crop = min(int(M), n)
-    check_scan_geometry(data, n, crop)
+    if object_shape is None and raw.objectGuess is not None:
+        object_shape = (int(raw.objectGuess.shape[0]), int(raw.objectGuess.shape[1]))
+    check_scan_geometry(data, n, crop, object_shape)
     container = container_from_raw(
         data,
         n,
@@ -302,12 +319,12 @@ def reconstruct_scan(
     probe = inference_probe(bundle, data, inference_config.probe_source)
     patches = predict_patches(bundle, container, inference_config.batch_size, probe=probe)
     offsets = np.asarray(container.global_offsets, dtype=np.float64)
-    if raw.objectGuess is not None:
+    if object_shape is not None:
         obj = stitch_patches(
             patches[..., 0],
             offsets[:, 0, 0, 0],
             offsets[:, 0, 1, 0],
-            tuple(raw.objectGuess.shape),
+            object_shape,
             crop=crop,
             rim_crop=n // 2,  # the scan's rim from the patches' wider centre
         )

@@ -49,7 +49,6 @@ from ptycho_reconstructor.convert import (
     display_loss_key,
     loss_values,
     mean_photons_per_pattern,
-    object_from_patches,
     probe_in_input_scale,
     product_from_reconstruction,
     raw_data_from_input,
@@ -173,9 +172,30 @@ def infer_product(
         ``[PtychoPINNxInference]`` grouping, batch size, stitch crop and refinement.
     losses : list of LossValue, optional
         Loss history for the product; default the model's training history.
+
+    Notes
+    -----
+    Grouping, prediction, stitching and refinement are the core's
+    :func:`ptycho.inference.reconstruct_scan` (the flow the backends and the CLIs use) with the
+    backend's ``predict_patches``; only what is the adapter's own stays here:
+
+    * the object is stitched onto the Ptychodus object's pixel grid (``object_shape``; the
+      input object is a starting guess, so ``raw.objectGuess`` is dropped first and no
+      ground-truth patches are cut), never onto a scan-centred canvas;
+    * a ``backprop_unet`` model trained at another N is rebuilt at the scan's N first
+      (:func:`ptycho.weights.resized_bundle`), since ``reconstruct_scan`` needs equal N;
+    * ``StitchCrop`` 0 means :data:`ptycho.inference.DEFAULT_STITCH_CROP` (capped at N, rim
+      from the central N/2 as in ``reconstruct_scan``); ``NeighborCount`` below
+      ``GridSize**2`` is raised to it;
+    * the product's probe is the model's only when it was learned in training, or the refined
+      one when ``RefineProbe`` refinement ran; otherwise the input probe is kept (whatever
+      probe the network backprojected with, ``ProbeSource``), put back into the input's
+      scale (:func:`~ptycho_reconstructor.convert.probe_in_input_scale`);
+    * no subsampling or oversampling (the settings have none); Infer is one step, so there is
+      no progress or cancellation inside it; the log line of which image was returned is
+      :func:`describe_inference`.
     """
-    from ptycho.inference import inference_probe
-    from ptycho.loader import container_from_raw
+    from ptycho.inference import DEFAULT_STITCH_CROP, reconstruct_scan
     from ptycho.probe import normalize_probe
     from ptycho.weights import resized_bundle
 
@@ -185,41 +205,27 @@ def infer_product(
         scan_probe = normalize_probe(raw.probeGuess, bundle.model_config.probe_scale)
         bundle = resized_bundle(bundle, raw.N, scan_probe, api)
     inference = inference_config_from_settings(settings, model=bundle.model_config)
-    probe_used = inference_probe(bundle, raw, inference.probe_source)
     c = bundle.gridsize**2
-    container = container_from_raw(
-        raw,
-        bundle.N,
-        gridsize=bundle.gridsize,
-        n_groups=inference.n_groups,
-        K=max(inference.neighbor_count, c),
-        seed=inference.seed,
-    )
-    patches = api.predict_patches(
-        bundle, container, batch_size=inference.batch_size, probe=probe_used
-    )
+    if inference.neighbor_count < c:  # a group needs gridsize**2 neighbours
+        inference = dataclasses.replace(inference, neighbor_count=c)
     obj_in = parameters.product.object_
-    from ptycho.inference import DEFAULT_STITCH_CROP
-
     # StitchCrop 0 = the library's default, the same as ptycho-infer's
     crop = read_int(settings.inference, settings.inference.stitch_crop) or DEFAULT_STITCH_CROP
-    obj = object_from_patches(
-        patches,
-        container.global_offsets,
-        (obj_in.height_px, obj_in.width_px),
-        crop=min(crop, bundle.N),
+    result = reconstruct_scan(
+        bundle,
+        raw,
+        inference,
+        api.predict_patches,
+        M=crop,
+        object_shape=(obj_in.height_px, obj_in.width_px),
     )
     learned = bundle.probe if _probe_was_learned(bundle) else None
-    if inference.refine_iterations > 0:
-        from ptycho.inference import refine_stitched
-
-        obj, refined_probe, _ = refine_stitched(obj, probe_used, raw, inference)
-        if inference.refine_probe:
-            learned = refined_probe
+    if inference.refine_iterations > 0 and inference.refine_probe:
+        learned = result.probe
     probe = None if learned is None else probe_in_input_scale(learned, raw.probe_modes)
     return product_from_reconstruction(
         parameters,
-        obj,
+        result.object,
         probe_modes=probe,
         losses=loss_values(bundle.history) if losses is None else losses,
     )
