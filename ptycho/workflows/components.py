@@ -30,6 +30,7 @@ import numpy as np
 
 from ptycho.atomic import atomic_output
 from ptycho.grouping import too_many_groups
+from ptycho.history import HISTORY_FILENAME, write_history_csv
 from ptycho.inference import subsample_raw
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AMPLITUDE_PNG",
+    "HISTORY_FILENAME",
     "PHASE_PNG",
     "RECONSTRUCTION_NPZ",
     "create_ptycho_data_container",
@@ -61,7 +63,6 @@ AMPLITUDE_PNG = "reconstructed_amplitude.png"
 PHASE_PNG = "reconstructed_phase.png"
 RECONSTRUCTION_NPZ = "reconstruction.npz"
 LOSS_CURVE_PNG = "loss_curve.png"
-HISTORY_FILENAME = "history.csv"
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,46 +438,6 @@ def _save_image(image: np.ndarray, path: Path, title: str, cmap: str) -> None:
     fig.colorbar(shown, ax=ax)
     ax.set_title(title)
     _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-
-
-def write_history_csv(history: Mapping[str, list[float]], path: str | os.PathLike[str]) -> Path:
-    """Write a per-epoch history as CSV (``epoch`` column first, 1-based), atomically.
-
-    Parameters
-    ----------
-    history : mapping of str to list of float
-        Per-epoch values (``loss``, ``val_loss``, ...); shorter columns are padded with blanks.
-    path : path-like
-        Target file; its directory is created when missing.
-    """
-    import csv
-
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PermissionError(
-            f"cannot create directory {path.parent}: {exc}; choose another output directory"
-        ) from exc
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(
-            f"directory {path.parent} is not writable; choose another output directory"
-        )
-    keys = list(history)
-    n_rows = max((len(v) for v in history.values()), default=0)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", *keys])
-            for i in range(n_rows):
-                writer.writerow(
-                    [i + 1]
-                    + [repr(float(history[k][i])) if i < len(history[k]) else "" for k in keys]
-                )
-
-    _atomic_write(path, write)
-    return path
 
 
 def save_loss_curve(history: Mapping[str, list[float]], path: str | os.PathLike[str]) -> Path:
