@@ -16,8 +16,8 @@ Functions (same arguments and return structures as the TensorFlow ones, so
 Each function first writes the config into the legacy ``ptycho.params.cfg``
 (``update_legacy_dict``, CONFIG-001) before any data is loaded; the
 :class:`~ptycho.config.config.PyTorchExecutionConfig` is never written there (CONFIG-002).
-Grouping and stitching are the core's (:func:`ptycho.workflows.components.
-create_ptycho_data_container`, :func:`ptycho.workflows.components.stitch_reconstruction`), so
+Grouping and stitching are the core's (:func:`ptycho.containers.
+create_ptycho_data_container`, :func:`ptycho.object_stitching.stitch_reconstruction`), so
 both backends group and stitch identically. Every training run is recorded with
 :func:`ptycho.model_manager.set_last_trained`.
 """
@@ -83,7 +83,7 @@ def train_torch(
     """
     require_torch()
     from ptycho import model_manager
-    from ptycho.workflows.components import create_ptycho_data_container
+    from ptycho.containers import create_ptycho_data_container
     from ptycho_torch import api
 
     config = _with_n_from_data(config, train_data)
@@ -126,7 +126,7 @@ def train_cdi_model_torch(
         ``(B, N, N, 1) complex64`` and ``global_offsets`` ``(B, 1, 2, 1)``.
     """
     require_torch()
-    from ptycho.workflows.components import create_ptycho_data_container
+    from ptycho.containers import create_ptycho_data_container
     from ptycho_torch import api
     from ptycho_torch.nn.model import DiffractionToObject
 
@@ -182,8 +182,8 @@ def run_cdi_example_torch(
         ``recon_phase``.
     """
     del do_stitching
+    from ptycho.object_stitching import stitch_reconstruction
     from ptycho.raw_data import RawData
-    from ptycho.workflows.components import stitch_reconstruction
 
     _bridge_legacy(config)
     results = train_cdi_model_torch(train_data, test_data, config, execution_config)
