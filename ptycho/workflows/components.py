@@ -307,18 +307,12 @@ def load_inference_bundle(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[
     ``cfg['nphotons']`` when the training config is known.
     """
     from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_bundle
     from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
 
     # a PyTorch archive is converted (same layers), a TensorFlow one loaded directly
     bundle = load_inference_bundle_with_backend(model_dir, backend="tensorflow")
-    update_legacy_dict(params.cfg, bundle.model_config)
-    params.cfg["intensity_scale"] = float(bundle.intensity_scale)
-    params.cfg["N"] = int(bundle.model_config.N)
-    params.cfg["gridsize"] = int(bundle.model_config.gridsize)
-    params.cfg["probe"] = np.asarray(bundle.probe, dtype=np.complex64)[..., None]
-    if bundle.training_config is not None:
-        params.cfg["nphotons"] = float(bundle.training_config.nphotons)
+    bridge_bundle(bundle)
     logger.info(
         "loaded TensorFlow model (N=%d, gridsize=%d, intensity_scale=%.6g)",
         bundle.model_config.N, bundle.model_config.gridsize, bundle.intensity_scale,

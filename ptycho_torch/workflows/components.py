@@ -50,10 +50,9 @@ logger = logging.getLogger(__name__)
 
 
 def _bridge_legacy(config: Any) -> None:
-    from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_config
 
-    update_legacy_dict(params.cfg, config)
+    bridge_config(config)
 
 
 def _with_n_from_data(config: TrainingConfig, data: RawData | PtychoDataContainer) -> Any:
@@ -235,7 +234,7 @@ def load_inference_bundle_torch(
     from pathlib import Path
 
     from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_bundle
     from ptycho_torch.nn.model import DiffractionToObject
     from ptycho_torch.persistence import find_model_file
 
@@ -252,13 +251,7 @@ def load_inference_bundle_torch(
         from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
 
         bundle = load_inference_bundle_with_backend(path, backend="pytorch")
-    update_legacy_dict(params.cfg, bundle.model_config)
-    params.cfg["intensity_scale"] = float(bundle.intensity_scale)
-    params.cfg["N"] = int(bundle.model_config.N)
-    params.cfg["gridsize"] = int(bundle.model_config.gridsize)
-    params.cfg["probe"] = np.asarray(bundle.probe, dtype=np.complex64)[..., None]
-    if bundle.training_config is not None:
-        params.cfg["nphotons"] = float(bundle.training_config.nphotons)
+    bridge_bundle(bundle)
     network = bundle.network.eval()
     model = DiffractionToObject(network) if model_name == "diffraction_to_obj" else network
     logger.info(
