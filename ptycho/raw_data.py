@@ -24,7 +24,7 @@ import numpy as np
 
 from ptycho.atomic import atomic_savez
 from ptycho.grouping import SeedLike, group_positions
-from ptycho.loader import normalize_diffraction
+from ptycho.normalization import normalize_diffraction
 from ptycho.npy_io import npz_array, open_npz
 from ptycho.probe import as_probe_modes
 

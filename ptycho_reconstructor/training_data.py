@@ -26,7 +26,6 @@ This module owns ``specs/ptychodus_api_spec.md`` §5.6 (ADAPT-050 .. ADAPT-055):
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import zipfile
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
+from ptycho.history import format_history_csv
 from ptycho_reconstructor.convert import ARCH002_OFFSET_PX, mean_photons_per_pattern
 
 if TYPE_CHECKING:
@@ -358,17 +358,7 @@ def _history_csv_bytes(history: Mapping[str, Sequence[float]]) -> bytes:
     """``history.csv`` content: ``epoch`` column from 1, then ``loss``, ``val_loss``, the rest."""
     keys = [k for k in ("loss", "val_loss") if history.get(k)]
     keys += sorted(k for k in history if k not in keys and history.get(k))
-    n_epochs = max((len(history[k]) for k in keys), default=0)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for epoch in range(n_epochs):
-        row: list[object] = [epoch + 1]  # epochs completed, as in the backends' history.csv
-        for key in keys:
-            values = history[key]
-            row.append(repr(float(values[epoch])) if epoch < len(values) else "")
-        writer.writerow(row)
-    return text.getvalue().encode("utf-8")
+    return format_history_csv(history, keys, lineterminator="\n").encode("utf-8")
 
 
 def _loss_png_bytes(history: Mapping[str, Sequence[float]]) -> bytes | None:

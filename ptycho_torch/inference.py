@@ -275,9 +275,9 @@ def run_inference(
     """
     import importlib.util
 
-    from ptycho import params
     from ptycho.cli.common import check_group_request, check_output_dir
-    from ptycho.config.config import InferenceConfig, update_legacy_dict
+    from ptycho.config.config import InferenceConfig
+    from ptycho.legacy_params import bridge_config
     from ptycho.raw_data import RawData
 
     started = time.perf_counter()
@@ -306,7 +306,7 @@ def run_inference(
         refine_probe=refine_probe,
         probe_source=probe_source,
     )
-    update_legacy_dict(params.cfg, config)  # CONFIG-001, before any data loading
+    bridge_config(config)  # CONFIG-001, before any data loading
     raw = RawData.from_file(test_path)
     check_group_request(n_groups, len(raw), bundle.gridsize)
     result = reconstruct(

@@ -283,10 +283,9 @@ def run_training(
     """
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    from ptycho import params
     from ptycho.backend import TrainingInterrupted
     from ptycho.cli.common import check_group_request, check_output_dir, save_interrupted
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_config
     from ptycho.loader import container_from_raw
     from ptycho.raw_data import RawData
     from ptycho.refine import refined_training_data
@@ -314,7 +313,7 @@ def run_training(
     else:
         config.n_groups = min(int(config.n_groups), len(raw))
     config.validate(require_n=True)
-    update_legacy_dict(params.cfg, config)  # CONFIG-001: before any data loading
+    bridge_config(config)  # CONFIG-001: before any data loading
     raw = refined_training_data(raw, config.refined_target_iterations)  # ARCH-013
     container = container_from_raw(
         raw,

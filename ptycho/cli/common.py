@@ -191,7 +191,8 @@ def save_training_set(
     """
     from ptycho.archive import ARCHIVE_NAME
     from ptycho.atomic import atomic_output_set
-    from ptycho.workflows.components import HISTORY_FILENAME, save_loss_curve, write_history_csv
+    from ptycho.history import HISTORY_FILENAME, write_history_csv
+    from ptycho.workflows.components import save_loss_curve
 
     out = create_output_dir(Path(output_dir))
     targets = {"archive": out / ARCHIVE_NAME, "history": out / HISTORY_FILENAME}

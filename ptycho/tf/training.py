@@ -43,9 +43,9 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.backend import ModelBundle, TrainingDivergedError, TrainingInterrupted
+from ptycho.history import HISTORY_FILENAME, write_history_csv
 from ptycho.tf import physics
 from ptycho.tf.model import PtychoPINNModel, build_model
-from ptycho.workflows.components import HISTORY_FILENAME, write_history_csv
 
 if TYPE_CHECKING:
     from ptycho.backend import EpochCallback

@@ -63,10 +63,9 @@ logger = logging.getLogger(__name__)
 
 def _bridge_legacy(config: Any) -> None:
     """CONFIG-001: keep ``ptycho.params.cfg`` in sync for external callers before any work."""
-    from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_config
 
-    update_legacy_dict(params.cfg, config)
+    bridge_config(config)
 
 
 def train_cdi_model_with_backend(

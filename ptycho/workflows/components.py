@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ptycho.atomic import atomic_output
-from ptycho.grouping import too_many_groups
+from ptycho.containers import create_ptycho_data_container
+from ptycho.history import HISTORY_FILENAME, write_history_csv
 from ptycho.inference import subsample_raw
 from ptycho.loader import PtychoDataContainer
+from ptycho.object_stitching import stitch_reconstruction
 from ptycho.raw_data import RawData
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AMPLITUDE_PNG",
+    "HISTORY_FILENAME",
     "PHASE_PNG",
     "RECONSTRUCTION_NPZ",
     "create_ptycho_data_container",
@@ -61,7 +64,6 @@ AMPLITUDE_PNG = "reconstructed_amplitude.png"
 PHASE_PNG = "reconstructed_phase.png"
 RECONSTRUCTION_NPZ = "reconstruction.npz"
 LOSS_CURVE_PNG = "loss_curve.png"
-HISTORY_FILENAME = "history.csv"
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,62 +124,6 @@ def load_data(
         )
     count = n_subsample if n_subsample is not None else n_images
     return subsample_raw(raw, count, subsample_seed)
-
-
-def create_ptycho_data_container(
-    data: RawData | PtychoDataContainer, config: Any, n_groups: int | None = -1
-) -> PtychoDataContainer:
-    """Group ``data`` with the settings of ``config`` (a container is returned unchanged).
-
-    Parameters
-    ----------
-    data : RawData or PtychoDataContainer
-    config : TrainingConfig or InferenceConfig
-        ``model.N`` (0 = from the data), ``model.gridsize``, ``n_groups``, ``n_subsample`` /
-        ``subsample_seed``, ``neighbor_count``, ``seed``, ``sequential_sampling``, oversampling.
-    n_groups : int or None, optional
-        Overrides ``config.n_groups`` (None = one group per position). With gridsize > 1 and
-        no oversampling, a request above the number of positions uses one group per position,
-        with a WARNING (DATA-009: this workflow API keeps the original's behaviour, because
-        ``TrainingConfig``'s default of 512 groups exceeds most small scans; the core grouping
-        functions and the CLIs refuse such a request).
-
-    Returns
-    -------
-    PtychoDataContainer
-    """
-    from ptycho.loader import container_from_raw
-
-    if isinstance(data, PtychoDataContainer):
-        return data
-    if not isinstance(data, RawData):
-        raise TypeError(
-            f"expected RawData or PtychoDataContainer, got {type(data).__name__}; load NPZ files "
-            "with ptycho.workflows.components.load_data"
-        )
-    model = config.model
-    n = int(model.N) or data.N
-    raw = subsample_raw(data, getattr(config, "n_subsample", None), config.subsample_seed)
-    groups = config.n_groups if n_groups == -1 else n_groups
-    oversample = bool(getattr(config, "enable_oversampling", False))
-    if too_many_groups(groups, len(raw), model.gridsize, oversample):
-        logger.warning(
-            "n_groups=%d exceeds the %d scan positions at gridsize %d; using one group per "
-            "position (set enable_oversampling=True for more groups than positions)",
-            groups, len(raw), model.gridsize,
-        )
-        groups = None
-    return container_from_raw(
-        raw,
-        n,
-        gridsize=model.gridsize,
-        n_groups=groups,
-        K=config.neighbor_count,
-        seed=config.seed,
-        sequential_sampling=bool(getattr(config, "sequential_sampling", False)),
-        enable_oversampling=oversample,
-        neighbor_pool_size=config.neighbor_pool_size,
-    )
 
 
 def _with_n_from_data(config: TrainingConfig, data: RawData | PtychoDataContainer) -> Any:
@@ -297,41 +243,6 @@ def train_cdi_model(
     return results
 
 
-def stitch_reconstruction(
-    patches: np.ndarray,
-    global_offsets: np.ndarray,
-    object_shape: tuple[int, int] | None = None,
-    flip_x: bool = False,
-    flip_y: bool = False,
-    transpose: bool = False,
-    M: int = 20,
-) -> np.ndarray:
-    """Stitch ``(B, N, N, 1)`` patches into one ``(H, W) complex64`` object.
-
-    With ``object_shape`` (and no flip/transpose) the patches land on that object grid
-    (:func:`ptycho.stitching.stitch_patches`); otherwise on a scan-centred canvas
-    (:func:`ptycho.stitching.reassemble_position`). ``flip_x``/``flip_y`` negate the x/y
-    offsets and ``transpose`` transposes the patches and swaps x and y (the original's options).
-    """
-    from ptycho.stitching import reassemble_position, stitch_patches
-
-    patches = np.asarray(patches)
-    offsets = np.array(global_offsets, dtype=np.float64, copy=True)
-    m = min(int(M), patches.shape[1])
-    if object_shape is not None and not (flip_x or flip_y or transpose):
-        return stitch_patches(
-            patches[..., 0], offsets[:, 0, 0, 0], offsets[:, 0, 1, 0], tuple(object_shape), crop=m
-        )
-    if flip_x:
-        offsets[:, 0, 0, :] = -offsets[:, 0, 0, :]
-    if flip_y:
-        offsets[:, 0, 1, :] = -offsets[:, 0, 1, :]
-    if transpose:
-        patches = np.transpose(patches, (0, 2, 1, 3))
-        offsets = offsets[:, :, ::-1, :]
-    return reassemble_position(patches, offsets, M=m)[..., 0]
-
-
 def run_cdi_example(
     train_data: RawData | PtychoDataContainer,
     test_data: RawData | PtychoDataContainer | None,
@@ -406,18 +317,12 @@ def load_inference_bundle(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[
     ``cfg['nphotons']`` when the training config is known.
     """
     from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_bundle
     from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
 
     # a PyTorch archive is converted (same layers), a TensorFlow one loaded directly
     bundle = load_inference_bundle_with_backend(model_dir, backend="tensorflow")
-    update_legacy_dict(params.cfg, bundle.model_config)
-    params.cfg["intensity_scale"] = float(bundle.intensity_scale)
-    params.cfg["N"] = int(bundle.model_config.N)
-    params.cfg["gridsize"] = int(bundle.model_config.gridsize)
-    params.cfg["probe"] = np.asarray(bundle.probe, dtype=np.complex64)[..., None]
-    if bundle.training_config is not None:
-        params.cfg["nphotons"] = float(bundle.training_config.nphotons)
+    bridge_bundle(bundle)
     logger.info(
         "loaded TensorFlow model (N=%d, gridsize=%d, intensity_scale=%.6g)",
         bundle.model_config.N, bundle.model_config.gridsize, bundle.intensity_scale,
@@ -447,46 +352,6 @@ def _save_image(image: np.ndarray, path: Path, title: str, cmap: str) -> None:
     fig.colorbar(shown, ax=ax)
     ax.set_title(title)
     _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-
-
-def write_history_csv(history: Mapping[str, list[float]], path: str | os.PathLike[str]) -> Path:
-    """Write a per-epoch history as CSV (``epoch`` column first, 1-based), atomically.
-
-    Parameters
-    ----------
-    history : mapping of str to list of float
-        Per-epoch values (``loss``, ``val_loss``, ...); shorter columns are padded with blanks.
-    path : path-like
-        Target file; its directory is created when missing.
-    """
-    import csv
-
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PermissionError(
-            f"cannot create directory {path.parent}: {exc}; choose another output directory"
-        ) from exc
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(
-            f"directory {path.parent} is not writable; choose another output directory"
-        )
-    keys = list(history)
-    n_rows = max((len(v) for v in history.values()), default=0)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", *keys])
-            for i in range(n_rows):
-                writer.writerow(
-                    [i + 1]
-                    + [repr(float(history[k][i])) if i < len(history[k]) else "" for k in keys]
-                )
-
-    _atomic_write(path, write)
-    return path
 
 
 def save_loss_curve(history: Mapping[str, list[float]], path: str | os.PathLike[str]) -> Path:

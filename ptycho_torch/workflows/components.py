@@ -16,8 +16,8 @@ Functions (same arguments and return structures as the TensorFlow ones, so
 Each function first writes the config into the legacy ``ptycho.params.cfg``
 (``update_legacy_dict``, CONFIG-001) before any data is loaded; the
 :class:`~ptycho.config.config.PyTorchExecutionConfig` is never written there (CONFIG-002).
-Grouping and stitching are the core's (:func:`ptycho.workflows.components.
-create_ptycho_data_container`, :func:`ptycho.workflows.components.stitch_reconstruction`), so
+Grouping and stitching are the core's (:func:`ptycho.containers.
+create_ptycho_data_container`, :func:`ptycho.object_stitching.stitch_reconstruction`), so
 both backends group and stitch identically. Every training run is recorded with
 :func:`ptycho.model_manager.set_last_trained`.
 """
@@ -54,10 +54,9 @@ logger = logging.getLogger(__name__)
 
 
 def _bridge_legacy(config: Any) -> None:
-    from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_config
 
-    update_legacy_dict(params.cfg, config)
+    bridge_config(config)
 
 
 def _with_n_from_data(config: TrainingConfig, data: RawData | PtychoDataContainer) -> Any:
@@ -87,7 +86,7 @@ def train_torch(
     """
     require_torch()
     from ptycho import model_manager
-    from ptycho.workflows.components import create_ptycho_data_container
+    from ptycho.containers import create_ptycho_data_container
     from ptycho_torch import api
 
     config = _with_n_from_data(config, train_data)
@@ -130,7 +129,7 @@ def train_cdi_model_torch(
         ``(B, N, N, 1) complex64`` and ``global_offsets`` ``(B, 1, 2, 1)``.
     """
     require_torch()
-    from ptycho.workflows.components import create_ptycho_data_container
+    from ptycho.containers import create_ptycho_data_container
     from ptycho_torch import api
     from ptycho_torch.nn.model import DiffractionToObject
 
@@ -186,8 +185,8 @@ def run_cdi_example_torch(
         ``recon_phase``.
     """
     del do_stitching
+    from ptycho.object_stitching import stitch_reconstruction
     from ptycho.raw_data import RawData
-    from ptycho.workflows.components import stitch_reconstruction
 
     _bridge_legacy(config)
     results = train_cdi_model_torch(train_data, test_data, config, execution_config)
@@ -239,7 +238,7 @@ def load_inference_bundle_torch(
     from pathlib import Path
 
     from ptycho import params
-    from ptycho.config.config import update_legacy_dict
+    from ptycho.legacy_params import bridge_bundle
     from ptycho_torch.nn.model import DiffractionToObject
     from ptycho_torch.persistence import find_model_file
 
@@ -256,13 +255,7 @@ def load_inference_bundle_torch(
         from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
 
         bundle = load_inference_bundle_with_backend(path, backend="pytorch")
-    update_legacy_dict(params.cfg, bundle.model_config)
-    params.cfg["intensity_scale"] = float(bundle.intensity_scale)
-    params.cfg["N"] = int(bundle.model_config.N)
-    params.cfg["gridsize"] = int(bundle.model_config.gridsize)
-    params.cfg["probe"] = np.asarray(bundle.probe, dtype=np.complex64)[..., None]
-    if bundle.training_config is not None:
-        params.cfg["nphotons"] = float(bundle.training_config.nphotons)
+    bridge_bundle(bundle)
     network = bundle.network.eval()
     model = DiffractionToObject(network) if model_name == "diffraction_to_obj" else network
     logger.info(

@@ -47,7 +47,7 @@ def test_run_cdi_example_torch_returns_the_tensorflow_structures(tiny_scan):
 def test_legacy_dict_is_updated_before_any_data_loading(tiny_scan, monkeypatch):
     """CONFIG-001: update_legacy_dict(params.cfg, config) runs before grouping; the execution
     config is never written there (CONFIG-002)."""
-    import ptycho.workflows.components as core_components
+    import ptycho.containers as core_components
     from ptycho.config.config import PyTorchExecutionConfig
 
     events = []
