@@ -41,6 +41,7 @@ test: install
 
 lint: $(STAMP)
 	$(PY) -m ruff check ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks docs
+	$(PY) -m pytest -q tests/test_import_layers.py
 
 bench: install
 	$(PY) benchmarks/bench_core.py
