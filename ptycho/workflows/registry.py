@@ -138,6 +138,15 @@ def backend_spec(name: Any) -> BackendSpec:
     return _REGISTRY[validate_backend(name)]
 
 
+def _check_packages(spec: BackendSpec) -> None:
+    """Every call: a package can become unimportable after the backend was first imported."""
+    for package in spec.packages:
+        try:
+            importlib.import_module(package)
+        except ImportError as exc:
+            raise _missing(spec, package, exc) from exc
+
+
 def _missing(spec: BackendSpec, package: str, exc: BaseException) -> RuntimeError:
     return RuntimeError(
         f"{spec.label} backend selected (backend={spec.name!r}), but {package} is not installed "
@@ -146,11 +155,7 @@ def _missing(spec: BackendSpec, package: str, exc: BaseException) -> RuntimeErro
 
 
 def _import(spec: BackendSpec, module_name: str) -> ModuleType:
-    for package in spec.packages:
-        try:
-            importlib.import_module(package)
-        except ImportError as exc:
-            raise _missing(spec, package, exc) from exc
+    _check_packages(spec)
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
@@ -173,7 +178,9 @@ def get_backend(name: Any) -> BackendAPI:
     """
     spec = backend_spec(name)
     module = _CHECKED.get(spec.name)
-    if module is None:
+    if module is not None:
+        _check_packages(spec)
+    else:
         module = _import(spec, spec.api_module)
         missing = [op for op in BACKEND_OPERATIONS if not hasattr(module, op)]
         if missing:

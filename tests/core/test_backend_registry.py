@@ -172,3 +172,17 @@ def test_dispatch_code_never_branches_on_a_backend_name(path: Path) -> None:
         )
     ]
     assert not offenders, f"{path.name} compares with a backend name at {', '.join(offenders)}"
+
+
+def test_a_package_removed_after_the_first_import_is_still_reported(
+    fake_modules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The protocol check is cached, the package check is not (a missing package must never
+    turn into a traceback from inside the backend)."""
+    (fake_modules / "fakebackend_cached_api.py").write_text(_FAKE_API.format(name="cached"))
+    (fake_modules / "fakebackend_dep.py").write_text("")
+    registry.register_backend(_spec("cached", packages=("fakebackend_dep",)))
+    registry.get_backend("cached")
+    monkeypatch.setitem(sys.modules, "fakebackend_dep", None)  # `import fakebackend_dep` fails
+    with pytest.raises(RuntimeError, match="fakebackend_dep is not installed"):
+        registry.get_backend("cached")
