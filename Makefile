@@ -39,8 +39,11 @@ pictures: demo
 test: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -rs --durations=15 tests
 
+LINT_PATHS := ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks docs
+
 lint: $(STAMP)
-	$(PY) -m ruff check ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmarks docs
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m pytest -q tests/test_import_layers.py
 
 bench: install

@@ -51,9 +51,14 @@ SIEMENS = REPO.parent / "shared" / "data" / "siemens-star-small.npz.bz2"
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("dataset", choices=("embedded", "siemens", "ttq"))
-    p.add_argument("--model", type=Path, default=None, help="ttq, siemens: model archive "
-                   "('pretrained' = the shipped model; ttq default); siemens without it trains "
-                   "on the scan itself")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="ttq, siemens: model archive "
+        "('pretrained' = the shipped model; ttq default); siemens without it trains "
+        "on the scan itself",
+    )
     p.add_argument("--family", default="mixed", help="ttq: object family of the scan")
     p.add_argument("--probe", default="disk", help="ttq: probe kind of the scan")
     p.add_argument("--threads", type=int, default=2, help="intra/inter-op and OMP threads")
@@ -105,8 +110,11 @@ def _train(
     start = time.perf_counter()
     bundle = train_with_backend(raw, config, initial=initial)
     start_from = "from the pretrained model, " if initial is not None else ""
-    print(f"  trained ({start_from}{'refined targets' if targets else 'diffraction loss only'}) in "
-          f"{time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"  trained ({start_from}{'refined targets' if targets else 'diffraction loss only'}) in "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return bundle
 
 
@@ -138,17 +146,28 @@ def embedded(args: argparse.Namespace) -> None:
     train, test = simulate_train_test(N=64, n_train=args.positions, nphotons=1e6, seed=0)
     truth, raw = test.object, test.raw
     roi = scanned_roi(raw.xcoords, raw.ycoords, 64, truth.shape, margin=8)
-    print(f"embedded data: {args.positions} + {args.positions} positions, gridsize 2, "
-          f"{args.epochs} epochs, {args.backend}")
+    print(
+        f"embedded data: {args.positions} + {args.positions} positions, gridsize 2, "
+        f"{args.epochs} epochs, {args.backend}"
+    )
     rows = [_row("constant object", compare(np.ones_like(truth), truth, roi))]
     for iterations in sorted({args.refine, 100}):
         start = time.perf_counter()
         flat = refine_object(
-            np.ones_like(truth), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords,
+            np.ones_like(truth),
+            raw.probeGuess,
+            raw.diff3d,
+            raw.xcoords,
+            raw.ycoords,
             iterations=iterations,
         )
-        rows.append(_row(f"flat object + {iterations} refinement",
-                         compare(flat.object, truth, roi), time.perf_counter() - start))
+        rows.append(
+            _row(
+                f"flat object + {iterations} refinement",
+                compare(flat.object, truth, roi),
+                time.perf_counter() - start,
+            )
+        )
     # each model is scored as soon as it exists: fine-tuning may train its initial model in place
     makers: list[tuple[str, Any]] = [
         ("pretrained model, no training", lambda: _pretrained(args.backend)),
@@ -189,11 +208,15 @@ def siemens(args: argparse.Namespace) -> None:
 
             model = archive_path()
         bundle = load_inference_bundle_with_backend(model, backend=args.backend)
-        print(f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}; model {model} (trained "
-              f"at N={bundle.N}, never on this scan), {args.backend}")
+        print(
+            f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}; model {model} (trained "
+            f"at N={bundle.N}, never on this scan), {args.backend}"
+        )
     else:
-        print(f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}, {args.epochs} epochs, "
-              f"{args.backend}")
+        print(
+            f"Siemens star: {len(raw)} patterns of {raw.N}x{raw.N}, {args.epochs} epochs, "
+            f"{args.backend}"
+        )
         bundle = _train(raw, args, raw.N, 1, True)
     cx, cy = float(raw.xcoords.mean()), float(raw.ycoords.mean())
     radii = (60.0, 90.0, 120.0)
@@ -205,8 +228,10 @@ def siemens(args: argparse.Namespace) -> None:
         name = "PINN" if iterations == 0 else f"PINN + {iterations} refinement (probe too)"
         harmonics = [k for k, _ in contrast]
         verdict = "spokes" if max(harmonics) - min(harmonics) <= 4 else "no consistent spokes"
-        print(f"{name:<40} spoke contrast {[round(r, 1) for _, r in contrast]} at radii "
-              f"{radii} px, harmonics {harmonics}: {verdict} ({seconds:.1f} s)")
+        print(
+            f"{name:<40} spoke contrast {[round(r, 1) for _, r in contrast]} at radii "
+            f"{radii} px, harmonics {harmonics}: {verdict} ({seconds:.1f} s)"
+        )
         ax.imshow(np.angle(recon.object), cmap="twilight")
         ax.set_title(f"{name}: phase")
         ax.set_axis_off()
@@ -236,7 +261,11 @@ def time_to_quality(args: argparse.Namespace) -> None:
 
         args.model = archive_path()
     scan = simulate_dataset(
-        N=64, n_positions=512, nphotons=1e6, seed=4242, probe_kind=args.probe,
+        N=64,
+        n_positions=512,
+        nphotons=1e6,
+        seed=4242,
+        probe_kind=args.probe,
         object_family=args.family,
     )
     raw, truth = scan.raw, scan.object
@@ -255,8 +284,10 @@ def time_to_quality(args: argparse.Namespace) -> None:
         "flat object": (np.ones_like(truth), 0.0),
         "network": (network.object, predict_seconds),
     }
-    print(f"ttq: {args.family}/{args.probe} scan, 512 positions, {args.backend} model "
-          f"{args.model}; network prediction {predict_seconds:.2f} s")
+    print(
+        f"ttq: {args.family}/{args.probe} scan, 512 positions, {args.backend} model "
+        f"{args.model}; network prediction {predict_seconds:.2f} s"
+    )
     targets = {}
     for name, (obj0, offset) in starts.items():
         filled = np.array(obj0, dtype=np.complex64)
@@ -266,9 +297,13 @@ def time_to_quality(args: argparse.Namespace) -> None:
         reached: dict[str, tuple[int, float] | None] = {"0.7 region": None, "0.9 core": None}
         for iterations in TTQ_ITERATIONS:
             t0 = time.perf_counter()
-            obj = filled if iterations == 0 else refine_object(
-                filled, probe, raw.diff3d, raw.xcoords, raw.ycoords, iterations=iterations
-            ).object
+            obj = (
+                filled
+                if iterations == 0
+                else refine_object(
+                    filled, probe, raw.diff3d, raw.xcoords, raw.ycoords, iterations=iterations
+                ).object
+            )
             seconds = offset + time.perf_counter() - t0
             m_region, m_core = compare(obj, truth, region), compare(obj, truth, core)
             print(

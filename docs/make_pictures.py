@@ -149,8 +149,12 @@ def _grab(view: Any, path: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--demo_output", type=Path, default=None,
-                        help="the `make demo` output folder whose figure becomes demo.png")
+    parser.add_argument(
+        "--demo_output",
+        type=Path,
+        default=None,
+        help="the `make demo` output folder whose figure becomes demo.png",
+    )
     parser.add_argument("--skip_gui", action="store_true", help="only the demo figure")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

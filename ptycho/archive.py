@@ -292,12 +292,20 @@ def find_model_file(path: str | os.PathLike[str], *, checkpoints: bool = True) -
             logger.warning(
                 "%s (%s) is newer than %s (%s): a later run did not save its archive; using "
                 "the checkpoint (pass %s to use the archive)",
-                last, _stamp(last), archive.name, _stamp(archive), archive,
+                last,
+                _stamp(last),
+                archive.name,
+                _stamp(archive),
+                archive,
             )
             return last
         logger.warning(
             "%s (%s) is newer than %s (%s), but only the pytorch backend reads checkpoints: "
-            "using the archive", last, _stamp(last), archive.name, _stamp(archive),
+            "using the archive",
+            last,
+            _stamp(last),
+            archive.name,
+            _stamp(archive),
         )
         return archive
     for candidate in (archive, last) if checkpoints else (archive,):
@@ -331,9 +339,7 @@ def probe_to_bytes(probe: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def probe_from_bytes(
-    data: bytes, source: str = "the probe", n: int | None = None
-) -> np.ndarray:
+def probe_from_bytes(data: bytes, source: str = "the probe", n: int | None = None) -> np.ndarray:
     """Read ``.npy`` probe bytes written by :func:`probe_to_bytes` (no pickle).
 
     Parameters
@@ -544,9 +550,7 @@ def _too_large(source: str, name: str, size: int, limit: int, what: str) -> Arch
     )
 
 
-def _read_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, source: str
-) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, source: str) -> bytes:
     """Stream one member, never holding more than ``limit`` bytes of it (HARD-001)."""
     if info.file_size > limit:
         raise _too_large(source, info.filename, info.file_size, limit, "declares")
@@ -723,9 +727,7 @@ def validate_manifest(
     for key, expected in (("N", model_config.N), ("gridsize", model_config.gridsize)):
         value = manifest[key]
         if not _is_int(value) or value != expected:
-            raise ManifestError(
-                source, key, value, f"the integer {expected} (model_config.{key})"
-            )
+            raise ManifestError(source, key, value, f"the integer {expected} (model_config.{key})")
     scale = manifest["intensity_scale"]
     if not _is_number(scale) or not math.isfinite(float(scale)) or float(scale) <= 0:
         raise ManifestError(source, "intensity_scale", scale, "a finite number > 0")

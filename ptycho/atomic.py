@@ -50,7 +50,8 @@ TEMPORARY_MARKER = "ptychopinn-incomplete"
 #: Temporary files of another host (shared file systems) are removed after this many seconds.
 FOREIGN_TEMPORARY_AGE_S = 24 * 3600.0
 _TEMPORARY = re.compile(
-    r"^\.(?P<target>.+)\." + TEMPORARY_MARKER
+    r"^\.(?P<target>.+)\."
+    + TEMPORARY_MARKER
     + r"\.(?P<host>[A-Za-z0-9-]*)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$"
 )
 # the naming of earlier releases: .<target>.<pid>.<12 hex>.tmp (always this host)

@@ -279,7 +279,9 @@ def group_positions(
             if wanted > m:
                 logger.info(
                     "n_groups=%d exceeds the %d positions; using every position once (gridsize 1 "
-                    "groups cannot be oversampled)", wanted, m
+                    "groups cannot be oversampled)",
+                    wanted,
+                    m,
                 )
             return np.arange(m, dtype=np.int64)[:, None]
         if sequential:

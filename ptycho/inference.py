@@ -36,6 +36,7 @@ DEFAULT_STITCH_CROP = 20
 #: Seed of :func:`subsample_raw` when none is given (subsampling is never unseeded, ARCH-011).
 DEFAULT_SUBSAMPLE_SEED = 0
 
+
 class PredictPatches(Protocol):
     """A backend's ``predict_patches(bundle, container, batch_size, probe=None)``."""
 

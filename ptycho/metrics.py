@@ -75,11 +75,7 @@ def _check_roi(roi: Roi | None, shape: tuple[int, ...]) -> Roi:
     """Return a concrete ROI (whole image when ``None``) after validating it."""
     if roi is None:
         return (slice(0, shape[0]), slice(0, shape[1]))
-    if (
-        not isinstance(roi, tuple)
-        or len(roi) != 2
-        or not all(isinstance(s, slice) for s in roi)
-    ):
+    if not isinstance(roi, tuple) or len(roi) != 2 or not all(isinstance(s, slice) for s in roi):
         raise ValueError(
             "roi must be a (row slice, column slice) tuple, e.g. (slice(10, 90), slice(5, 80)), "
             f"got {roi!r}; use scanned_roi(...) to build one"
@@ -375,9 +371,7 @@ def scanned_roi(
     return (slice(r0, r1), slice(c0, c1))
 
 
-def compare(
-    recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None
-) -> dict[str, float]:
+def compare(recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None) -> dict[str, float]:
     """Compare a complex reconstruction with the ground truth.
 
     Steps (see the module docstring for the conventions): crop both to ``roi``; remove the global
@@ -422,8 +416,12 @@ def compare(
     r_phase = t_phase + np.angle(np.exp(1j * (np.angle(aligned) - t_phase)))
     phase_range = float(t_phase.max() - t_phase.min())
 
-    def safe(fn: Callable[[np.ndarray, np.ndarray, float], float], x: np.ndarray,
-             y: np.ndarray, rng: float) -> float:
+    def safe(
+        fn: Callable[[np.ndarray, np.ndarray, float], float],
+        x: np.ndarray,
+        y: np.ndarray,
+        rng: float,
+    ) -> float:
         if rng <= 0:
             logger.warning("ground truth is constant over the ROI; %s is undefined", fn.__name__)
             return math.nan

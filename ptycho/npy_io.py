@@ -89,9 +89,7 @@ def npy_from_bytes(data: bytes, source: str) -> np.ndarray:
         Pickled object data, or bytes that are not a complete ``.npy`` array.
     """
     if not data.startswith(NPY_MAGIC):
-        raise ValueError(
-            f"{source} is not a .npy array ({describe_file_start(data[:64])})"
-        )
+        raise ValueError(f"{source} is not a .npy array ({describe_file_start(data[:64])})")
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
@@ -135,9 +133,7 @@ def open_npz(
     with open(p, "rb") as handle:
         head = handle.read(64)
     if head.startswith(NPY_MAGIC):
-        raise ValueError(
-            f"{p} holds a single array, not an {what} with named keys; {fix}"
-        )
+        raise ValueError(f"{p} holds a single array, not an {what} with named keys; {fix}")
     if not head.startswith(ZIP_MAGIC):
         raise ValueError(f"{p} is not a readable {what} ({describe_file_start(head)}); {fix}")
     try:

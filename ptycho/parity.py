@@ -244,17 +244,21 @@ def _physics_reference(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     psi = forward.illuminate(obj_p, probe)
     return {
         "translate": translate(
-            inputs["images"].astype(c128), inputs["dx"].astype(np.float64),
+            inputs["images"].astype(c128),
+            inputs["dx"].astype(np.float64),
             inputs["dy"].astype(np.float64),
         ),
         "merge_group": merge_group_patches(
-            inputs["patches"].astype(c128), inputs["coords"].astype(np.float64),
+            inputs["patches"].astype(c128),
+            inputs["coords"].astype(np.float64),
             int(inputs["padded"]),
         ),
         "extract_group": extracted,
         "extract_patches": extract_patches(
-            inputs["object"].astype(c128), inputs["px"].astype(np.float64),
-            inputs["py"].astype(np.float64), n,
+            inputs["object"].astype(c128),
+            inputs["px"].astype(np.float64),
+            inputs["py"].astype(np.float64),
+            n,
         ),
         "illuminate": psi,
         "smooth": forward.gaussian_smooth_3x3(inputs["exit_wave"].astype(c128), sigma),
@@ -304,7 +308,11 @@ def _simulate(settings: ParitySettings, seed: int, work: Path) -> dict[str, Any]
         seed=seed,
     )
     full = container_from_raw(
-        train_ds.raw, settings.N, gridsize=settings.gridsize, n_groups=settings.n_groups, K=4,
+        train_ds.raw,
+        settings.N,
+        gridsize=settings.gridsize,
+        n_groups=settings.n_groups,
+        K=4,
         seed=seed,
     )
     train, val = split_container(full, settings.validation_fraction, seed)
@@ -444,13 +452,9 @@ def run_parity(
             "truth_shape": list(data["truth"].shape),
         }
         results: dict[str, dict[str, Any]] = {}
-        results["tensorflow_a"] = _run_worker(
-            "tensorflow", dict(common, phase="a"), work, timeout
-        )
+        results["tensorflow_a"] = _run_worker("tensorflow", dict(common, phase="a"), work, timeout)
         results["pytorch_a"] = _run_worker("pytorch", dict(common, phase="a"), work, timeout)
-        results["tensorflow_b"] = _run_worker(
-            "tensorflow", dict(common, phase="b"), work, timeout
-        )
+        results["tensorflow_b"] = _run_worker("tensorflow", dict(common, phase="b"), work, timeout)
         arrays = {
             name: dict(np.load(work / f"{name}.npz", allow_pickle=False))
             for name in (
@@ -540,9 +544,7 @@ def _evaluate(
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         }
     for key in ("amp_ssim", "phase_ssim"):
-        diff = abs(
-            training["tensorflow"]["metrics"][key] - training["pytorch"]["metrics"][key]
-        )
+        diff = abs(training["tensorflow"]["metrics"][key] - training["pytorch"]["metrics"][key])
         check("same_training", f"|{key} TF - torch|", diff, TOLERANCES["ssim"])
     max_abs, rel = relative_difference(recons["pytorch"], recons["tensorflow"])
     training["recon_difference"] = {"max_abs": max_abs, "rel": rel}
@@ -561,9 +563,7 @@ def _evaluate(
         "load_average_1min": {name: res.get("load_average") for name, res in results.items()},
         "tensorflow": results["tensorflow_a"].get("environment", {}),
         "pytorch": results["pytorch_a"].get("environment", {}),
-        "foreign_imports": {
-            name: res.get("foreign_imported") for name, res in results.items()
-        },
+        "foreign_imports": {name: res.get("foreign_imported") for name, res in results.items()},
         "worker_wall_s": {name: res["wall_s"] for name, res in results.items()},
     }
     return {
@@ -626,8 +626,7 @@ def _report_markdown(summary: Mapping[str, Any]) -> str:
     if failed:
         lines += ["Failed checks:", ""]
         lines += [
-            f"- {c['section']}: {c['name']} = {c['value']:.3e} > {c['tolerance']:g}"
-            for c in failed
+            f"- {c['section']}: {c['name']} = {c['value']:.3e} > {c['tolerance']:g}" for c in failed
         ]
         lines.append("")
     lines += [
@@ -773,8 +772,13 @@ def _figure(path: Path, summary: Mapping[str, Any], data: Mapping[str, Any]) -> 
             values = hist.get(key) or []
             if values:
                 ax.plot(
-                    range(1, len(values) + 1), values, style, color=colour,
-                    label=f"{_LABEL[backend]} {key}", marker="o", ms=3,
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    color=colour,
+                    label=f"{_LABEL[backend]} {key}",
+                    marker="o",
+                    ms=3,
                 )
     ax.set_xlabel("epoch")
     ax.set_ylabel("Poisson NLL")
@@ -786,9 +790,7 @@ def _figure(path: Path, summary: Mapping[str, Any], data: Mapping[str, Any]) -> 
     pos = np.arange(len(names))
     bars = ((-0.2, "tensorflow", "tab:orange"), (0.2, "pytorch", "tab:blue"))
     for offset, backend, colour in bars:
-        vals = [
-            (summary["physics"][k].get(backend) or {}).get("rel", np.nan) for k in names
-        ]
+        vals = [(summary["physics"][k].get(backend) or {}).get("rel", np.nan) for k in names]
         vals = [max(v, 1e-12) if v is not None and math.isfinite(v) else np.nan for v in vals]
         ax.bar(pos + offset, vals, width=0.4, color=colour, label=_LABEL[backend])
     ax.axhline(TOLERANCES["physics"], color="red", ls="--", label="tolerance")
@@ -1082,9 +1084,7 @@ def _physics_torch(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         intensity_scale=1.0,
     )
     with torch.inference_mode():
-        extracted = np.moveaxis(
-            pp.extract_group_patches(t("canvas"), t("coords"), n).numpy(), 1, 3
-        )
+        extracted = np.moveaxis(pp.extract_group_patches(t("canvas"), t("coords"), n).numpy(), 1, 3)
         out = {
             "translate": pp.translate(t("images"), t("dx"), t("dy")).numpy(),
             "merge_group": pp.merge_group_patches(
@@ -1096,9 +1096,7 @@ def _physics_torch(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
             "smooth": pp.gaussian_smooth(t("exit_wave"), sigma).numpy(),
             "far_field": pp.far_field_amplitude(t("exit_wave")).numpy(),
             "forward_full": net.diffraction(t("object_patches")).numpy(),
-            "poisson_nll": np.asarray(
-                pp.poisson_nll(t("pred_counts"), t("meas_counts")).numpy()
-            ),
+            "poisson_nll": np.asarray(pp.poisson_nll(t("pred_counts"), t("meas_counts")).numpy()),
             "mae": np.asarray(pp.diffraction_mae(t("pred_counts"), t("meas_counts")).numpy()),
         }
     out["stitching"] = _stitch_channels(extracted, inputs["stitch_x"], inputs["stitch_y"])
@@ -1268,7 +1266,11 @@ def _worker_pytorch(task: Mapping[str, Any]) -> dict[str, Any]:
     initial = load_inference_bundle_with_backend(work / "init_tf.h5.zip", backend="pytorch")
     result["same_data_order"] = _use_tensorflow_data_order(int(training.seed))
     trained, speed = _timed_training(
-        api, containers, training, initial, execution=execution,
+        api,
+        containers,
+        training,
+        initial,
+        execution=execution,
         output_dir=work / "out_pytorch",
     )
     patches, inference = _timed_inference(
@@ -1308,16 +1310,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output_dir", type=Path, help="directory for the report and figure")
     parser.add_argument(
-        "--size", choices=sorted(SIZES), default="tiny",
+        "--size",
+        choices=sorted(SIZES),
+        default="tiny",
         help="problem size: tiny (about a minute) or full (a few minutes); default tiny",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None,
+        "--epochs",
+        type=int,
+        default=None,
         help="training epochs (>= 2; default 2 for tiny, 8 for full)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     parser.add_argument(
-        "--timeout", type=float, default=1800.0,
+        "--timeout",
+        type=float,
+        default=1800.0,
         help="seconds each backend subprocess may run (default 1800)",
     )
     parser.add_argument("--worker", choices=_BACKENDS, help=argparse.SUPPRESS)

@@ -68,8 +68,7 @@ def as_probe_modes(probe: np.ndarray, N: int | None = None, name: str = "probeGu
         )
     if modes.shape[0] < 1 or modes.shape[1] != modes.shape[2]:
         raise ValueError(
-            f"{name} must be square with shape (N, N), (N, N, 1) or (modes, N, N), "
-            f"got {arr.shape}"
+            f"{name} must be square with shape (N, N), (N, N, 1) or (modes, N, N), got {arr.shape}"
         )
     if N is not None and modes.shape[1] != N:
         raise ValueError(

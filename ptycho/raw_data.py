@@ -69,7 +69,10 @@ def _apply_layout(
             "cannot be checked: it is read as (M, N, N). If it is the legacy (N, N, M) layout, "
             "store np.transpose(diff3d, (2, 0, 1)), or add %s='NNM' to the NPZ (add "
             "%s='MNN' to silence this warning)",
-            path, diff.shape, LAYOUT_KEY, LAYOUT_KEY,
+            path,
+            diff.shape,
+            LAYOUT_KEY,
+            LAYOUT_KEY,
         )
     return diff
 

@@ -537,8 +537,7 @@ def _build(
         return target.bundle_from_weights(model_config, training_config, weights, probe, scale)
     except (ValueError, NotImplementedError) as exc:
         raise ValueError(
-            f"cannot convert the {_label(source)} model to the {_label(target_name)} backend: "
-            f"{exc}"
+            f"cannot convert the {_label(source)} model to the {_label(target_name)} backend: {exc}"
         ) from exc
 
 
@@ -579,7 +578,10 @@ def convert_archive_bundle(contents: ArchiveContents, target: BackendAPI) -> Mod
         if not np.isclose(stored, scale, rtol=1e-5):
             logger.warning(
                 "archive %s: manifest intensity_scale %.6g differs from exp(log_intensity_scale) "
-                "%.6g; using the weight", contents.path, scale, stored,
+                "%.6g; using the weight",
+                contents.path,
+                scale,
+                stored,
             )
             scale = stored
     bundle = _build(
@@ -592,9 +594,7 @@ def convert_archive_bundle(contents: ArchiveContents, target: BackendAPI) -> Mod
     return bundle
 
 
-def convert_bundle(
-    bundle: ModelBundle, source: BackendAPI, target: BackendAPI
-) -> ModelBundle:
+def convert_bundle(bundle: ModelBundle, source: BackendAPI, target: BackendAPI) -> ModelBundle:
     """Convert a loaded bundle to another backend in memory.
 
     Parameters
@@ -612,9 +612,7 @@ def convert_bundle(
     source_name = backend_name_of(source)
     target_name = backend_name_of(target)
     if bundle.backend != source_name:
-        raise ValueError(
-            f"the bundle is from the {bundle.backend} backend, not from {source_name}"
-        )
+        raise ValueError(f"the bundle is from the {bundle.backend} backend, not from {source_name}")
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in source.weights_of(bundle).items()}
     training_config = bundle.training_config
     if training_config is not None:
@@ -634,9 +632,7 @@ def convert_bundle(
     return converted
 
 
-def resized_bundle(
-    bundle: ModelBundle, N: int, probe: np.ndarray, api: BackendAPI
-) -> ModelBundle:
+def resized_bundle(bundle: ModelBundle, N: int, probe: np.ndarray, api: BackendAPI) -> ModelBundle:
     """The same ``backprop_unet`` model, rebuilt for ``N x N`` patterns (ARCH-014).
 
     The U-Net's layer shapes do not depend on ``N`` (:mod:`ptycho.network_layout`), so its

@@ -420,9 +420,7 @@ def display_loss_key(history: Mapping[str, Sequence[float]], prefix: str = "") -
     return f"{prefix}loss" if loss else None
 
 
-def loss_values(
-    history: Mapping[str, Sequence[float]], key: str | None = None
-) -> list[LossValue]:
+def loss_values(history: Mapping[str, Sequence[float]], key: str | None = None) -> list[LossValue]:
     """A history series as Ptychodus ``LossValue``s, one per epoch, epochs counted from 1.
 
     ``LossValue.epoch`` is the number of epochs completed (1 = after the first epoch), the same

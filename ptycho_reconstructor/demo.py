@@ -107,9 +107,7 @@ def _ptychodus(mode: str, in_dir: Path, out_dir: Path, settings: Path, log: Path
     elapsed = time.perf_counter() - start
     if returncode != 0:
         tail = log.read_text()[-3000:]
-        raise RuntimeError(
-            f"ptychodus -b {mode} failed (exit {returncode}); log {log}:\n{tail}"
-        )
+        raise RuntimeError(f"ptychodus -b {mode} failed (exit {returncode}); log {log}:\n{tail}")
     return elapsed
 
 

@@ -255,9 +255,7 @@ class ModelSlot(Observable):
         self.notify_observers()
         return bundle
 
-    def _archive_in(
-        self, source: Path
-    ) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    def _archive_in(self, source: Path) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
         """Our archive at ``source``; unpack a zip that merely contains a ``wts.h5.zip``."""
         if source.is_dir() or not zipfile.is_zipfile(source):
             return source, None

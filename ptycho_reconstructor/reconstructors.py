@@ -514,9 +514,7 @@ class PtychoPINNxFitReconstructor(Reconstructor):
         """``PtychoPINNxFit.NumEpochs``: one output per epoch, the last at the goal."""
         return max(1, int(self._settings.fit.nepochs.get_value()))
 
-    def _initial_model(
-        self, n: int, n_positions: int, probe: np.ndarray
-    ) -> ModelBundle | None:
+    def _initial_model(self, n: int, n_positions: int, probe: np.ndarray) -> ModelBundle | None:
         if not self._settings.fit.start_from_model.get_value() or not self._slot.is_loaded():
             self._log.info("PINN-Fit starts from a new, untrained network")
             return None

@@ -144,9 +144,7 @@ def uninstall() -> None:
     if getattr(model_core.ProcessingCore, _MARK, False):
         model_core.ProcessingCore = getattr(model_core.ProcessingCore, _ORIGINAL)
     controller_core = sys.modules.get("ptychodus.controller.core")
-    if controller_core is not None and getattr(
-        controller_core.ProcessingController, _MARK, False
-    ):
+    if controller_core is not None and getattr(controller_core.ProcessingController, _MARK, False):
         controller_core.ProcessingController = getattr(
             controller_core.ProcessingController, _ORIGINAL
         )

@@ -321,7 +321,10 @@ def build_training_containers(
         if n_groups < config.n_groups:
             logger.info(
                 "training scan %d has %d positions: %d groups (NumGroups = %d)",
-                i, len(raw), n_groups, config.n_groups,
+                i,
+                len(raw),
+                n_groups,
+                config.n_groups,
             )
         containers.append(
             container_from_raw(

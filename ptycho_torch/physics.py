@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 
-
 def _shift_axis(images: torch.Tensor, shift: torch.Tensor, dim: int) -> torch.Tensor:
     """Two-tap linear shift of ``images (M, H, W)`` along ``dim`` (1 rows, 2 columns).
 

@@ -267,9 +267,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
     return config, execution
 
 
-def run_training(
-    config: Any, execution: Any, *, n_groups_given: bool = True
-) -> dict[str, Any]:
+def run_training(config: Any, execution: Any, *, n_groups_given: bool = True) -> dict[str, Any]:
     """Load the data, train, and write the archive (rank 0). Returns a summary dict.
 
     ``n_groups_given`` False means ``config.n_groups`` is the default: then one group per scan

@@ -80,8 +80,10 @@ def check_output_dir(path: Path, flag: str = "--output_dir") -> Path:
             "directory"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is not writable" if existing == path.absolute() else (
-            f"cannot be created: {existing} is not writable"
+        what = (
+            "is not writable"
+            if existing == path.absolute()
+            else (f"cannot be created: {existing} is not writable")
         )
         raise PermissionError(f"{flag} {path} {what}; choose a writable directory")
     return path

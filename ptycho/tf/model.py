@@ -329,9 +329,7 @@ def build_model(
     c_out = c if config.object_big else 1
     s_f = int(config.n_filters_scale)
     probe_trainable = bool(training_config.probe_trainable) if training_config else False
-    scale_trainable = (
-        bool(training_config.intensity_scale_trainable) if training_config else False
-    )
+    scale_trainable = bool(training_config.intensity_scale_trainable) if training_config else False
     if seed is None:
         seed = int(training_config.seed) if training_config is not None else 0
     seeds = _Seeds(seed)

@@ -92,9 +92,10 @@ def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str]) -> Path:
 
         target = target / ARCHIVE_NAME
     _check_parent_writable(target.parent)
-    files = {WEIGHTS_FILE: _weights_bytes(network), manifest["probe_file"]: probe_to_bytes(
-        bundle.probe
-    )}
+    files = {
+        WEIGHTS_FILE: _weights_bytes(network),
+        manifest["probe_file"]: probe_to_bytes(bundle.probe),
+    }
     return write_archive(target, manifest, files)
 
 
@@ -182,8 +183,7 @@ def load_bundle(path: str | os.PathLike[str]) -> ModelBundle:
             ) from exc
     _check_weights_finite(network, contents.path)
     history = {
-        str(k): [float(v) for v in values]
-        for k, values in (manifest.get("history") or {}).items()
+        str(k): [float(v) for v in values] for k, values in (manifest.get("history") or {}).items()
     }
     logger.info("loaded %s model archive %s", "tensorflow", contents.path)
     return ModelBundle(

@@ -178,9 +178,7 @@ def _split_coords(coords_relative: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return coords[:, 0, 0, :], coords[:, 0, 1, :]
 
 
-def merge_group_patches(
-    patches: tf.Tensor, coords_relative: tf.Tensor, padded: int
-) -> tf.Tensor:
+def merge_group_patches(patches: tf.Tensor, coords_relative: tf.Tensor, padded: int) -> tf.Tensor:
     """Merge the C patches of each group onto its own canvas (ARCH-010).
 
     Each patch is zero padded to ``padded x padded`` (centred), moved by ``-coords_relative``

@@ -380,8 +380,15 @@ def fit(
         optimizer.build(network.trainable_variables)
         train_step, eval_step = _make_functions(network, spec, optimizer, jit_compile)
         history = _loop(
-            network, config, optimizer, train_step, eval_step, train_arrays, val_arrays,
-            on_epoch_end, verbose,
+            network,
+            config,
+            optimizer,
+            train_step,
+            eval_step,
+            train_arrays,
+            val_arrays,
+            on_epoch_end,
+            verbose,
         )
     finally:
         _restore_determinism(previous_determinism)
@@ -446,8 +453,11 @@ def _loop(
             if verbose == 2:
                 summary = " ".join(f"{k}={v:.6g}" for k, v in logs.items())
                 logger.info(
-                    "epoch %d/%d (%.1f s): %s", epoch + 1, config.nepochs,
-                    time.perf_counter() - started, summary,
+                    "epoch %d/%d (%.1f s): %s",
+                    epoch + 1,
+                    config.nepochs,
+                    time.perf_counter() - started,
+                    summary,
                 )
             stop = False
             if on_epoch_end is not None and on_epoch_end(epoch, dict(logs)):
@@ -462,7 +472,9 @@ def _loop(
             if stopper.update(current):
                 logger.info(
                     "early stopping after epoch %d (%s did not improve for %d epochs)",
-                    epoch + 1, monitor, stopper.wait,
+                    epoch + 1,
+                    monitor,
+                    stopper.wait,
                 )
                 stop = True
             if stop:

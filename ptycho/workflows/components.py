@@ -119,8 +119,15 @@ def load_data(
         if swap_xy:
             x, y, xs, ys = y, x, ys, xs
         raw = RawData(
-            x * coord_scale, y * coord_scale, xs * coord_scale, ys * coord_scale,
-            raw.diff3d, raw.probe_modes, raw.scan_index, objectGuess=raw.objectGuess, Y=raw.Y,
+            x * coord_scale,
+            y * coord_scale,
+            xs * coord_scale,
+            ys * coord_scale,
+            raw.diff3d,
+            raw.probe_modes,
+            raw.scan_index,
+            objectGuess=raw.objectGuess,
+            Y=raw.Y,
         )
     count = n_subsample if n_subsample is not None else n_images
     return subsample_raw(raw, count, subsample_seed)
@@ -278,8 +285,13 @@ def run_cdi_example(
     if isinstance(test_data, RawData) and test_data.objectGuess is not None:
         shape = tuple(test_data.objectGuess.shape)
     obj = stitch_reconstruction(
-        results["reconstructed_obj"], results["global_offsets"], shape, flip_x, flip_y,
-        transpose, M,
+        results["reconstructed_obj"],
+        results["global_offsets"],
+        shape,
+        flip_x,
+        flip_y,
+        transpose,
+        M,
     )
     amp = np.abs(obj).astype(np.float32)
     phase = np.angle(obj).astype(np.float32)
@@ -325,7 +337,9 @@ def load_inference_bundle(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[
     bridge_bundle(bundle)
     logger.info(
         "loaded TensorFlow model (N=%d, gridsize=%d, intensity_scale=%.6g)",
-        bundle.model_config.N, bundle.model_config.gridsize, bundle.intensity_scale,
+        bundle.model_config.N,
+        bundle.model_config.gridsize,
+        bundle.intensity_scale,
     )
     return bundle.network.diffraction_to_obj, dict(params.cfg)
 

@@ -127,8 +127,7 @@ def validate_backend(name: Any) -> str:
     """Return ``name`` if it is a registered backend, else raise ``ValueError`` with the choices."""
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(
-            f"unknown backend {name!r}; choose one of "
-            f"{', '.join(repr(b) for b in backend_names())}"
+            f"unknown backend {name!r}; choose one of {', '.join(repr(b) for b in backend_names())}"
         )
     return name
 

@@ -29,7 +29,11 @@ def _env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -39,16 +43,32 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     [
         (
             "ptycho.cli.simulate",
-            ["--output_dir", "--N", "--n_positions", "--n_test", "--nphotons", "--seed",
-             "--format", "--split", "--probe", "--scan", "--overlap", "--step_px", "--jitter_px",
-             "--object_size", "--detector_pixel_m", "--distance_m", "--energy_eV", "--no_patches",
-             "--no_plot",
-             "--log_level"],
+            [
+                "--output_dir",
+                "--N",
+                "--n_positions",
+                "--n_test",
+                "--nphotons",
+                "--seed",
+                "--format",
+                "--split",
+                "--probe",
+                "--scan",
+                "--overlap",
+                "--step_px",
+                "--jitter_px",
+                "--object_size",
+                "--detector_pixel_m",
+                "--distance_m",
+                "--energy_eV",
+                "--no_patches",
+                "--no_plot",
+                "--log_level",
+            ],
         ),
         (
             "ptycho.cli.compare",
-            ["--reconstruction", "--truth", "--roi", "--margin", "--name", "--json",
-             "--log_level"],
+            ["--reconstruction", "--truth", "--roi", "--margin", "--name", "--json", "--log_level"],
         ),
     ],
 )
@@ -73,9 +93,26 @@ def test_simulate_split_both_formats_writes_only_under_output_dir(
     cwd.mkdir()
     out = tmp_path / "out"
     result = _run(
-        ["ptycho.cli.simulate", "--output_dir", str(out), "--N", "64", "--n_positions", "16",
-         "--n_test", "9", "--nphotons", "1e5", "--seed", "3", "--format", "both", "--split"],
-        cwd, _env(tmp_path_factory),
+        [
+            "ptycho.cli.simulate",
+            "--output_dir",
+            str(out),
+            "--N",
+            "64",
+            "--n_positions",
+            "16",
+            "--n_test",
+            "9",
+            "--nphotons",
+            "1e5",
+            "--seed",
+            "3",
+            "--format",
+            "both",
+            "--split",
+        ],
+        cwd,
+        _env(tmp_path_factory),
     )
     assert result.returncode == 0, result.stderr
     assert "mean counts/pattern" in result.stdout
@@ -113,24 +150,44 @@ def test_simulate_is_reproducible_and_compare_scores_truth_perfectly(
     env = _env(tmp_path_factory)
     for name in ("a", "b"):
         result = _run(
-            ["ptycho.cli.simulate", "--output_dir", str(tmp_path / name), "--n_positions", "12",
-             "--seed", "5", "--no_plot", "--scan", "spiral", "--probe", "zone_plate"],
-            tmp_path, env,
+            [
+                "ptycho.cli.simulate",
+                "--output_dir",
+                str(tmp_path / name),
+                "--n_positions",
+                "12",
+                "--seed",
+                "5",
+                "--no_plot",
+                "--scan",
+                "spiral",
+                "--probe",
+                "zone_plate",
+            ],
+            tmp_path,
+            env,
         )
         assert result.returncode == 0, result.stderr
         assert not (tmp_path / name / "overview.png").exists()
-    with np.load(tmp_path / "a" / "simulated_data.npz") as a, np.load(
-        tmp_path / "b" / "simulated_data.npz"
-    ) as b:
+    with (
+        np.load(tmp_path / "a" / "simulated_data.npz") as a,
+        np.load(tmp_path / "b" / "simulated_data.npz") as b,
+    ):
         assert a.files == b.files
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
         truth = a["objectGuess"]
     np.savez(tmp_path / "recon.npz", object=truth * np.exp(1j * 0.8))
     result = _run(
-        ["ptycho.cli.compare", "--reconstruction", str(tmp_path / "recon.npz"), "--truth",
-         str(tmp_path / "a" / "simulated_data.npz")],
-        tmp_path, env,
+        [
+            "ptycho.cli.compare",
+            "--reconstruction",
+            str(tmp_path / "recon.npz"),
+            "--truth",
+            str(tmp_path / "a" / "simulated_data.npz"),
+        ],
+        tmp_path,
+        env,
     )
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("| recon |"))
@@ -159,8 +216,16 @@ def test_compare_prints_table_and_writes_json(
     noisy = obj + 0.05 * (rng.standard_normal(obj.shape) + 1j * rng.standard_normal(obj.shape))
     np.savez(tmp_path / "r.npz", reconstructed_object=noisy[None])
     code = compare_cli.main(
-        ["--reconstruction", str(tmp_path / "r.npz"), "--truth", str(truth_path), "--name",
-         "noisy", "--json", str(tmp_path / "m.json")]
+        [
+            "--reconstruction",
+            str(tmp_path / "r.npz"),
+            "--truth",
+            str(truth_path),
+            "--name",
+            "noisy",
+            "--json",
+            str(tmp_path / "m.json"),
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0
@@ -212,8 +277,16 @@ def test_simulate_in_process_npz_only(tmp_path: Path, capsys: pytest.CaptureFixt
     --no_patches leaves Y out of the NPZ."""
     out = tmp_path / "o"
     code = simulate_cli.main(
-        ["--output_dir", str(out), "--n_positions", "9", "--nphotons", "1e4", "--no_plot",
-         "--no_patches"]
+        [
+            "--output_dir",
+            str(out),
+            "--n_positions",
+            "9",
+            "--nphotons",
+            "1e4",
+            "--no_plot",
+            "--no_patches",
+        ]
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["simulated_data.npz", "summary.json"]

@@ -341,7 +341,7 @@ def test_pickled_or_damaged_npz_key_never_suggests_allow_pickle(tmp_path: Path) 
     data = path.read_bytes()
     start = data.find(b"ycoords.npy")
     broken = tmp_path / "broken.npz"
-    broken.write_bytes(data[:start + 120] + b"\x00" * 40 + data[start + 160 :])
+    broken.write_bytes(data[: start + 120] + b"\x00" * 40 + data[start + 160 :])
     with pytest.raises(ValueError) as info:
         with open_npz(broken) as npz:
             npz_array(npz, "ycoords", str(broken))

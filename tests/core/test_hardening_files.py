@@ -117,8 +117,12 @@ def test_stale_temporaries_of_dead_writers_are_removed_by_the_next_write(tmp_pat
     """HARD-013 (issue case 8): the next atomic write in a folder removes temporaries left by
     processes that no longer exist (ours and the earlier .<name>.<pid>.<hex>.tmp naming); those
     of live processes, of other hosts (until a day old) and unrelated files stay."""
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(dead.stdout)
     host = atomic._host()
     stale = [
@@ -201,7 +205,10 @@ def test_kill_during_save_keeps_the_previous_set_and_the_next_run_cleans_up(
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     child = subprocess.Popen(
         [sys.executable, "-c", _KILLED_SAVER, str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert child.stdout is not None

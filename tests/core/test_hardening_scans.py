@@ -110,8 +110,9 @@ def _scan(x: np.ndarray, y: np.ndarray, object_shape: tuple[int, int] | None) ->
     m = x.size
     diff = np.ones((m, N, N), np.float32)
     obj = None if object_shape is None else np.ones(object_shape, np.complex64)
-    return RawData.from_coords_without_pc(x, y, diff, np.ones((N, N), np.complex64),
-                                          np.zeros(m, int), objectGuess=obj)
+    return RawData.from_coords_without_pc(
+        x, y, diff, np.ones((N, N), np.complex64), np.zeros(m, int), objectGuess=obj
+    )
 
 
 def _bundle() -> ModelBundle:
@@ -203,7 +204,10 @@ def test_outlier_is_refused_within_bounded_memory(outlier: float, naive: str) ->
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _BOUNDED, str(REPO), str(outlier)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

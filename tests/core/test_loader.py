@@ -32,8 +32,16 @@ def _raw(m: int = 16, with_object: bool = True, start_shift: float = 0.0) -> Raw
     rng = np.random.default_rng(0)
     counts = rng.poisson(9.0, (m, N, N)).astype(np.uint16)
     obj = np.exp(1j * rng.uniform(-1, 1, (130, 130))).astype(np.complex64) if with_object else None
-    return RawData(x, y, x + start_shift, y - start_shift, counts, _probe()[None],
-                   np.zeros(m, np.int64), objectGuess=obj)
+    return RawData(
+        x,
+        y,
+        x + start_shift,
+        y - start_shift,
+        counts,
+        _probe()[None],
+        np.zeros(m, np.int64),
+        objectGuess=obj,
+    )
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -64,9 +72,11 @@ def test_normalize_diffraction_channel_format_and_integer_input() -> None:
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [(np.zeros((2, N, N)), "all diffraction patterns are zero"),
-     (np.ones((2, N, 32)), "must be square, got 64x32"),
-     (np.full((2, N, N), np.nan), "NaN/Inf")],
+    [
+        (np.zeros((2, N, N)), "all diffraction patterns are zero"),
+        (np.ones((2, N, 32)), "must be square, got 64x32"),
+        (np.full((2, N, N), np.nan), "NaN/Inf"),
+    ],
 )
 def test_normalize_diffraction_bad_input(data: np.ndarray, message: str) -> None:
     """DATA-006: zero, non-square or non-finite data cannot be normalised."""
@@ -137,8 +147,7 @@ def test_load_bad_arguments() -> None:
     with pytest.raises(ValueError, match="which must be 'train' or 'test'"):
         load(lambda: (grouped, 0.5), raw.probeGuess, which="val", create_split=True)
     with pytest.raises(ValueError, match="missing coords_relative"):
-        load(lambda: {k: v for k, v in grouped.items() if k != "coords_relative"},
-             raw.probeGuess)
+        load(lambda: {k: v for k, v in grouped.items() if k != "coords_relative"}, raw.probeGuess)
     with pytest.raises(ValueError, match="grouped-data dict"):
         load(lambda: [1, 2], raw.probeGuess)
 
@@ -150,8 +159,11 @@ def test_ptychodus_builtin_call_sequence() -> None:
     x, y = np.meshgrid(side, side)
     counts = np.random.default_rng(2).poisson(30, (16, N, N)).astype(np.uint32)
     raw = RawData.from_coords_without_pc(
-        xcoords=x.ravel(), ycoords=y.ravel(), diff3d=counts,
-        probeGuess=np.stack([_probe(), 0.1 * _probe()]), scan_index=np.zeros(16, np.int64),
+        xcoords=x.ravel(),
+        ycoords=y.ravel(),
+        diff3d=counts,
+        probeGuess=np.stack([_probe(), 0.1 * _probe()]),
+        scan_index=np.zeros(16, np.int64),
         objectGuess=np.ones((120, 120), np.complex64),
     )
     grouped = raw.generate_grouped_data(N, K=7, nsamples=1, gridsize=1)
@@ -159,8 +171,9 @@ def test_ptychodus_builtin_call_sequence() -> None:
     assert c.X.shape == (1, N, N, 1)
     assert c.local_offsets.shape == (1, 1, 2, 1)
     assert c.global_offsets.shape == (1, 1, 2, 1)
-    full = load(lambda: raw.generate_grouped_data(N, K=7, nsamples=None, gridsize=1),
-                raw.probeGuess)
+    full = load(
+        lambda: raw.generate_grouped_data(N, K=7, nsamples=None, gridsize=1), raw.probeGuess
+    )
     assert full.X.shape == (16, N, N, 1)
     np.testing.assert_array_equal(full.global_offsets[:, 0, 0, 0], x.ravel())
     np.testing.assert_array_equal(full.local_offsets, 0.0)
@@ -216,11 +229,27 @@ def test_container_npz_round_trip(tmp_path: Path) -> None:
     c.to_npz(path)
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
     with np.load(path) as f:
-        assert {"X", "Y", "coords_nominal", "coords_true", "global_offsets", "local_offsets",
-                "nn_indices", "probe", "norm_factor"} <= set(f.files)
+        assert {
+            "X",
+            "Y",
+            "coords_nominal",
+            "coords_true",
+            "global_offsets",
+            "local_offsets",
+            "nn_indices",
+            "probe",
+            "norm_factor",
+        } <= set(f.files)
     back = PtychoDataContainer.from_npz(path)
-    for attr in ("X", "Y", "coords_nominal", "coords_true", "global_offsets", "nn_indices",
-                 "probe"):
+    for attr in (
+        "X",
+        "Y",
+        "coords_nominal",
+        "coords_true",
+        "global_offsets",
+        "nn_indices",
+        "probe",
+    ):
         np.testing.assert_array_equal(getattr(back, attr), getattr(c, attr), err_msg=attr)
     assert back.norm_factor == c.norm_factor
 

@@ -204,7 +204,11 @@ def test_ssim_and_psnr_match_scikit_image_reference() -> None:
     b = a + 0.05 * rng.standard_normal(a.shape)
     data_range = float(a.max() - a.min())
     ref_ssim = metrics_mod.structural_similarity(
-        b, a, data_range=data_range, gaussian_weights=True, sigma=1.5,
+        b,
+        a,
+        data_range=data_range,
+        gaussian_weights=True,
+        sigma=1.5,
         use_sample_covariance=False,
     )
     assert ssim(b, a, data_range) == pytest.approx(ref_ssim, abs=1e-10)

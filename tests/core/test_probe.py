@@ -109,9 +109,11 @@ def test_probe_shapes_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((32, 32), "probeGuess is 32x32 but the diffraction patterns are 64x64"),
-     ((2, 64, 32), "must be square"),
-     ((1, 1, 64, 64), "must have shape")],
+    [
+        ((32, 32), "probeGuess is 32x32 but the diffraction patterns are 64x64"),
+        ((2, 64, 32), "must be square"),
+        ((1, 1, 64, 64), "must have shape"),
+    ],
 )
 def test_probe_shape_errors(shape: tuple[int, ...], message: str) -> None:
     """DATA-006: a probe that does not match N, or has a wrong rank, is a ValueError."""

@@ -173,7 +173,9 @@ def test_both_writers_produce_the_same_layout(sim: SimulatedDataset, tmp_path: P
 
 
 def test_auto_writer_falls_back_to_h5py_without_ptychodus(
-    sim: SimulatedDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    sim: SimulatedDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """D11: when ptychodus cannot be imported, writer='auto' writes the same files with h5py
@@ -203,8 +205,8 @@ def test_read_product_returns_our_pixels_probe_and_losses(tmp_path: Path) -> Non
     from ptychodus.api.product import LossValue, Product, ProductMetadata
 
     rng = np.random.default_rng(1)
-    obj = (rng.uniform(0.5, 1, (90, 120)) * np.exp(1j * rng.uniform(-1, 1, (90, 120))))
-    probe = (rng.standard_normal((2, 64, 64)) + 1j * rng.standard_normal((2, 64, 64)))
+    obj = rng.uniform(0.5, 1, (90, 120)) * np.exp(1j * rng.uniform(-1, 1, (90, 120)))
+    probe = rng.standard_normal((2, 64, 64)) + 1j * rng.standard_normal((2, 64, 64))
     x = rng.uniform(32, 88, 10)
     y = rng.uniform(32, 58, 10)
     x_m, y_m = object_px_to_ptychodus_m(x, y, **GEOM)
@@ -265,15 +267,14 @@ def test_rawdata_amplitude_is_written_as_rounded_counts_or_float_intensity(
     assert pat.dtype == np.float32
     np.testing.assert_allclose(pat, sim.counts, rtol=1e-5)
     modes = np.stack([sim.probe, 0.5 * sim.probe])
-    two = RawData(raw.xcoords, raw.ycoords, None, None, raw.diff3d, modes, None,
-                  objectGuess=raw.objectGuess)
+    two = RawData(
+        raw.xcoords, raw.ycoords, None, None, raw.diff3d, modes, None, objectGuess=raw.objectGuess
+    )
     write_ptychodus_batch_input(two, tmp_path / "m", writer="h5py")
     assert read_ptychodus_product(tmp_path / "m" / "product.h5").probe_modes.shape == (2, 64, 64)
 
 
-def test_bad_input_raises_before_anything_is_written(
-    sim: SimulatedDataset, tmp_path: Path
-) -> None:
+def test_bad_input_raises_before_anything_is_written(sim: SimulatedDataset, tmp_path: Path) -> None:
     """Bad input: wrong source type, bad object_init, bad geometry and missing files give clear
     errors, and no output folder is created."""
     out = tmp_path / "never"

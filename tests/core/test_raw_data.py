@@ -42,9 +42,14 @@ def _counts(m: int, seed: int = 1) -> np.ndarray:
 def _raw(m: int = 9, **kw: object) -> RawData:
     x, y = _positions(m)
     args: dict[str, object] = {
-        "xcoords": x, "ycoords": y, "xcoords_start": None, "ycoords_start": None,
-        "diff3d": np.sqrt(_counts(m)).astype(np.float32), "probeGuess": _probe(),
-        "scan_index": None, "objectGuess": _object(),
+        "xcoords": x,
+        "ycoords": y,
+        "xcoords_start": None,
+        "ycoords_start": None,
+        "diff3d": np.sqrt(_counts(m)).astype(np.float32),
+        "probeGuess": _probe(),
+        "scan_index": None,
+        "objectGuess": _object(),
     }
     args.update(kw)
     return RawData(**args)  # type: ignore[arg-type]
@@ -263,14 +268,33 @@ def test_npz_round_trip(tmp_path: Path) -> None:
     mask = np.zeros((N, N), bool)
     mask[1, 1] = True
     raw = RawData(
-        x, y, x + 0.25, y - 0.5, _counts(9), np.stack([_probe(), 0.2 * _probe()]),
-        np.arange(9), objectGuess=_object(), Y=np.ones((9, N, N), np.complex64), bad_pixels=mask,
+        x,
+        y,
+        x + 0.25,
+        y - 0.5,
+        _counts(9),
+        np.stack([_probe(), 0.2 * _probe()]),
+        np.arange(9),
+        objectGuess=_object(),
+        Y=np.ones((9, N, N), np.complex64),
+        bad_pixels=mask,
     )
     path = tmp_path / "data.npz"
     raw.to_file(path)
     back = RawData.from_file(path)
-    for attr in ("xcoords", "ycoords", "xcoords_start", "ycoords_start", "diff3d", "probeGuess",
-                 "probe_modes", "objectGuess", "scan_index", "Y", "bad_pixels"):
+    for attr in (
+        "xcoords",
+        "ycoords",
+        "xcoords_start",
+        "ycoords_start",
+        "diff3d",
+        "probeGuess",
+        "probe_modes",
+        "objectGuess",
+        "scan_index",
+        "Y",
+        "bad_pixels",
+    ):
         np.testing.assert_array_equal(getattr(back, attr), getattr(raw, attr), err_msg=attr)
     assert back.diff3d.dtype == np.float32
     assert [p.name for p in tmp_path.iterdir()] == ["data.npz"]  # no temp file left
@@ -336,9 +360,16 @@ def test_from_file_reads_ptychodus_export(tmp_path: Path) -> None:
     x, y = _positions(9)
     counts = _counts(9)
     path = _save(
-        tmp_path / "train_data.npz", xcoords=x, ycoords=y, xcoords_start=x, ycoords_start=y,
-        diff3d=counts, bad_pixels=np.zeros((N, N), bool), probeGuess=_probe()[None],
-        objectGuess=_object(), scan_index=np.zeros(9, np.int64),
+        tmp_path / "train_data.npz",
+        xcoords=x,
+        ycoords=y,
+        xcoords_start=x,
+        ycoords_start=y,
+        diff3d=counts,
+        bad_pixels=np.zeros((N, N), bool),
+        probeGuess=_probe()[None],
+        objectGuess=_object(),
+        scan_index=np.zeros(9, np.int64),
     )
     raw = RawData.from_file(path)
     np.testing.assert_allclose(raw.diff3d, np.sqrt(counts.astype(np.float64)), rtol=1e-6)
@@ -348,8 +379,12 @@ def test_from_file_reads_ptychodus_export(tmp_path: Path) -> None:
 def test_from_file_uses_y_only_when_it_matches_the_positions(tmp_path: Path) -> None:
     """DATA-001: Y is used when its first axis equals M, ignored (warning) otherwise."""
     x, y = _positions(9)
-    base = {"xcoords": x, "ycoords": y, "diff3d": np.ones((9, N, N), np.float32),
-            "probeGuess": _probe()}
+    base = {
+        "xcoords": x,
+        "ycoords": y,
+        "diff3d": np.ones((9, N, N), np.float32),
+        "probeGuess": _probe(),
+    }
     good = _save(tmp_path / "a.npz", Y=np.ones((9, N, N, 1), np.complex64), **base)
     assert RawData.from_file(good).Y.shape == (9, N, N)  # type: ignore[union-attr]
     other = _save(tmp_path / "b.npz", Y=np.ones((4, N, N), np.complex64), **base)
@@ -424,9 +459,7 @@ def test_grouped_coordinates_follow_arch_005() -> None:
     np.testing.assert_allclose(d["coords_relative"], -(d["coords_nn"] - centre))
     np.testing.assert_allclose(d["coords_start_nn"][:, 0, 0, :], raw.xcoords[nn] + 1.0)
     np.testing.assert_allclose(d["coords_start_relative"], d["coords_relative"])
-    np.testing.assert_array_equal(
-        d["diffraction"], np.transpose(raw.diff3d[nn], (0, 2, 3, 1))
-    )
+    np.testing.assert_array_equal(d["diffraction"], np.transpose(raw.diff3d[nn], (0, 2, 3, 1)))
 
 
 def test_grouped_x_full_has_mean_energy_n_over_2_squared() -> None:
@@ -462,8 +495,9 @@ def test_y_at_half_pixel_matches_bilinear_reference() -> None:
     """DATA-011 (ARCH-004): a half-pixel position averages the two neighbouring crops."""
     x = np.array([60.5, 64.0])
     y = np.array([50.0, 58.0])
-    raw = RawData(x, y, None, None, np.ones((2, N, N), np.float32), _probe(), None,
-                  objectGuess=_object())
+    raw = RawData(
+        x, y, None, None, np.ones((2, N, N), np.float32), _probe(), None, objectGuess=_object()
+    )
     d = raw.generate_grouped_data(N, gridsize=1)
     obj = raw.objectGuess
     assert obj is not None

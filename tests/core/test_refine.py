@@ -177,9 +177,7 @@ def test_a_long_refinement_reports_its_progress_with_the_time_left(
     caplog.set_level(logging.INFO, logger="ptycho.refine")
     sim = _scan()
     raw = sim.raw
-    refine_object(
-        _flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=3
-    )
+    refine_object(_flat(sim), raw.probeGuess, raw.diff3d, raw.xcoords, raw.ycoords, iterations=3)
     lines = [r.getMessage() for r in caplog.records if "refinement iteration" in r.getMessage()]
     assert [line.split(":")[0] for line in lines] == [
         "refinement iteration 1/3",

@@ -37,8 +37,14 @@ def test_train_tensorflow_then_pytorch_then_reconstruct_with_each(tmp_path: Path
     train_ds, test_ds = simulate_train_test(N=64, n_train=24, n_test=16, nphotons=1e6, seed=5)
     model = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
     config = TrainingConfig(
-        model=model, nepochs=1, batch_size=32, n_groups=24, nphotons=1e6, seed=3,
-        validation_fraction=0.0, output_dir=tmp_path / "tf",
+        model=model,
+        nepochs=1,
+        batch_size=32,
+        n_groups=24,
+        nphotons=1e6,
+        seed=3,
+        validation_fraction=0.0,
+        output_dir=tmp_path / "tf",
     )
     inference = InferenceConfig(model=model, seed=0, batch_size=16)
 
@@ -78,10 +84,12 @@ def test_train_tensorflow_then_pytorch_then_reconstruct_with_each(tmp_path: Path
     as_torch = load_inference_bundle_with_backend(tmp_path / "tf.h5.zip", backend="pytorch")
     as_tf = load_inference_bundle_with_backend(tmp_path / "torch.h5.zip", backend="tensorflow")
     np.testing.assert_allclose(
-        reconstruct_with_backend(as_torch, test_ds.raw, inference).object, tf_recon.object,
+        reconstruct_with_backend(as_torch, test_ds.raw, inference).object,
+        tf_recon.object,
         atol=1e-4 * scale,
     )
     np.testing.assert_allclose(
-        reconstruct_with_backend(as_tf, test_ds.raw, inference).object, torch_recon.object,
+        reconstruct_with_backend(as_tf, test_ds.raw, inference).object,
+        torch_recon.object,
         atol=1e-4 * scale,
     )

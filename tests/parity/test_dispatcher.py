@@ -38,7 +38,12 @@ def _python(code: str, timeout: float = 600) -> subprocess.CompletedProcess[str]
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -66,8 +71,11 @@ def test_unknown_backend_is_a_value_error_listing_the_choices(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("backend", "blocked", "label"),
-    [("pytorch", "torch", "PyTorch"), ("pytorch", "lightning", "PyTorch"),
-     ("tensorflow", "tensorflow", "TensorFlow")],
+    [
+        ("pytorch", "torch", "PyTorch"),
+        ("pytorch", "lightning", "PyTorch"),
+        ("tensorflow", "tensorflow", "TensorFlow"),
+    ],
 )
 def test_missing_backend_package_is_a_runtime_error_with_the_install_command(
     backend: str, blocked: str, label: str
@@ -126,7 +134,6 @@ class _FakeComponents:
         return "amp", "phase", self._record("run_cdi_example", *args, **kwargs)
 
 
-
 @pytest.fixture
 def fake_workflows(monkeypatch: pytest.MonkeyPatch) -> dict[str, _FakeComponents]:
     fakes = {"tensorflow": _FakeComponents(), "pytorch": _FakeComponents()}
@@ -146,7 +153,7 @@ def test_run_cdi_example_routes_on_config_backend_after_the_legacy_bridge(
     amp, phase, results = backend_selector.run_cdi_example_with_backend(
         "train", "test", config, M=12, torch_execution_config=execution
     )
-    (name, cfg, args, kwargs), = fake_workflows[backend].calls
+    ((name, cfg, args, kwargs),) = fake_workflows[backend].calls
     assert fake_workflows["tensorflow" if backend == "pytorch" else "pytorch"].calls == []
     assert name == "run_cdi_example" and (amp, phase) == ("amp", "phase")
     assert results["backend"] == backend
@@ -163,7 +170,7 @@ def test_train_cdi_model_routes_on_config_backend(
     """D7: train_cdi_model_with_backend calls only the selected backend's workflow."""
     config = TrainingConfig(nepochs=3, backend=backend)
     results = backend_selector.train_cdi_model_with_backend("train", None, config)
-    (name, cfg, _, _), = fake_workflows[backend].calls
+    ((name, cfg, _, _),) = fake_workflows[backend].calls
     assert name == "train_cdi_model" and cfg["nepochs"] == 3 and results["backend"] == backend
 
 
@@ -252,21 +259,45 @@ def loaded_by_each_backend(tmp_path_factory: pytest.TempPathFactory) -> dict[str
     archives = {b: work / f"{b}.h5.zip" for b in ("tensorflow", "pytorch")}
     for backend, path in archives.items():
         code = _MAKE_ARCHIVE
-        assert _last_json(
-            subprocess.run(
-                [sys.executable, "-c", textwrap.dedent(code), backend, str(weights_path),
-                 str(path)],
-                cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-                env=dict(os.environ, OMP_NUM_THREADS="2", TF_CPP_MIN_LOG_LEVEL="2"),
+        assert (
+            _last_json(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        textwrap.dedent(code),
+                        backend,
+                        str(weights_path),
+                        str(path),
+                    ],
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                    env=dict(os.environ, OMP_NUM_THREADS="2", TF_CPP_MIN_LOG_LEVEL="2"),
+                )
             )
-        ) == backend
+            == backend
+        )
     results: dict[str, Any] = {}
     for backend in ("tensorflow", "pytorch"):
         out = work / f"pred_{backend}.npz"
         proc = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(_LOAD_BOTH), backend,
-             str(archives["tensorflow"]), str(archives["pytorch"]), str(out)],
-            cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(_LOAD_BOTH),
+                backend,
+                str(archives["tensorflow"]),
+                str(archives["pytorch"]),
+                str(out),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
             env=dict(os.environ, OMP_NUM_THREADS="2", TF_CPP_MIN_LOG_LEVEL="2"),
         )
         info = _last_json(proc)

@@ -59,7 +59,12 @@ def test_tiny_parity_run_passes_every_tolerance(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-m", "ptycho.parity", "--output_dir", str(out), "--size", "tiny"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "parity PASS" in proc.stdout
@@ -68,11 +73,15 @@ def test_tiny_parity_run_passes_every_tolerance(tmp_path: Path) -> None:
     sections = {c["section"] for c in data["checks"]}
     assert sections == {"physics", "same_weights", "same_training"}
     for check in data["checks"]:
-        assert check["passed"] and check["value"] <= TOLERANCES[
-            {"physics": "physics", "same_weights": "same_weights", "same_training": "ssim"}[
-                check["section"]
+        assert (
+            check["passed"]
+            and check["value"]
+            <= TOLERANCES[
+                {"physics": "physics", "same_weights": "same_weights", "same_training": "ssim"}[
+                    check["section"]
+                ]
             ]
-        ], check
+        ), check
     # every physics operation was compared for both backends (patch extraction: torch only)
     for key, row in data["physics"].items():
         assert row["pytorch"]["rel"] <= TOLERANCES["physics"], key

@@ -39,8 +39,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     train_ds, test_ds = simulate_train_test(N=64, n_train=24, n_test=49, nphotons=1e6, seed=5)
     model = ModelConfig(N=64, gridsize=1, n_filters_scale=1)
     config = TrainingConfig(
-        model=model, nepochs=1, batch_size=32, n_groups=24, nphotons=1e6, seed=3,
-        validation_fraction=0.0, output_dir=tmp_path_factory.mktemp("tf"),
+        model=model,
+        nepochs=1,
+        batch_size=32,
+        n_groups=24,
+        nphotons=1e6,
+        seed=3,
+        validation_fraction=0.0,
+        output_dir=tmp_path_factory.mktemp("tf"),
     )
     tf_bundle = train_with_backend(train_ds.raw, config)
     torch_bundle = convert_bundle_to_backend(tf_bundle, "pytorch")
@@ -97,6 +103,11 @@ def _without_truth(raw: Any) -> Any:
     from ptycho.raw_data import RawData
 
     return RawData(
-        raw.xcoords, raw.ycoords, raw.xcoords_start, raw.ycoords_start, raw.diff3d,
-        raw.probe_modes, raw.scan_index,
+        raw.xcoords,
+        raw.ycoords,
+        raw.xcoords_start,
+        raw.ycoords_start,
+        raw.diff3d,
+        raw.probe_modes,
+        raw.scan_index,
     )

@@ -65,9 +65,7 @@ def test_parameter_counts_equal_the_normative_architecture(config: ModelConfig, 
 
 def test_expected_shapes_cover_pad_object_false_and_gridsize() -> None:
     """Brief: pad_object=False puts border convs on all channels before ``out``; C_out = C."""
-    config = ModelConfig(
-        N=64, gridsize=2, pad_object=False, n_filters_scale=1, architecture="cnn"
-    )
+    config = ModelConfig(N=64, gridsize=2, pad_object=False, n_filters_scale=1, architecture="cnn")
     shapes = expected_weight_shapes(config)
     assert shapes["encoder_block1_conv1/kernel"] == (3, 3, 4, 32)
     assert shapes["decoder_amp_border_conv1/kernel"] == (3, 3, 32, 32)
@@ -244,7 +242,7 @@ def test_convert_archive_hands_canonical_weights_configs_probe_and_scale_to_the_
     contents = _archive(tmp_path, source, SMALL, weights)
     recorder = _Recorder(target)
     bundle = convert_archive_bundle(contents, recorder)
-    (model_config, training_config, got, probe, scale), = recorder.calls
+    ((model_config, training_config, got, probe, scale),) = recorder.calls
     assert model_config == SMALL
     assert training_config.backend == target
     assert set(got) == set(weights)
@@ -295,8 +293,13 @@ def test_convert_bundle_in_memory_uses_weights_of_and_keeps_history() -> None:
     weights = _random_weights(SMALL, seed=4)
     source = _Recorder("pytorch")
     bundle = ModelBundle(
-        "pytorch", SMALL, TrainingConfig(model=SMALL, backend="pytorch"), 2.0,
-        np.ones((64, 64), np.complex64), {"loss": [1.0]}, weights,
+        "pytorch",
+        SMALL,
+        TrainingConfig(model=SMALL, backend="pytorch"),
+        2.0,
+        np.ones((64, 64), np.complex64),
+        {"loss": [1.0]},
+        weights,
     )
     target = _Recorder("tensorflow")
     converted = convert_bundle(bundle, source, target)

@@ -115,8 +115,6 @@ def installed_hook() -> Iterator[Path]:
             target.write_bytes(previous)
 
 
-
-
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, batch_dir: Path) -> Any:
     """``trained(backend, epochs=2, batch_size=16)`` -> (archive, TrainOutputs), cached.

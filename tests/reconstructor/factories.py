@@ -87,12 +87,10 @@ def tiny_settings(library: Any, backend: str, *, epochs: int = 2) -> None:
     s.fit.nepochs.set_value(epochs)
 
 
-
 def load_scan(model: Any, directory: Path) -> Any:
     """Load ``diffraction.h5`` + ``product.h5`` into a ModelCore; returns the product API."""
     diffraction = model.workflow_api.load_assembled_diffraction_data(directory / "diffraction.h5")
     return model.workflow_api.load_product(directory / "product.h5", diffraction=diffraction)
-
 
 
 def backend_available(name: str) -> bool:
@@ -105,12 +103,10 @@ def backend_available(name: str) -> bool:
         return False
 
 
-
 def require_backend(name: str) -> None:
     """Skip when the backend's API module does not exist (fails under PTYCHOPINN_FAIL_ON_SKIP)."""
     if not backend_available(name):
         pytest.skip(f"backend module for {name} is not available")
-
 
 
 def ptychodus_command() -> list[str]:
@@ -124,9 +120,8 @@ def ptychodus_command() -> list[str]:
         return [found]
     return [sys.executable, "-m", "ptychodus"]
 
+
 def plugins_dir() -> Path:
     import ptychodus
 
     return Path(ptychodus.__file__).resolve().parent / "plugins"
-
-

@@ -70,9 +70,7 @@ def _settings_ini(path: Path, backend: str, algorithm: str, epochs: int = 2) -> 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(env)
     env["QT_QPA_PLATFORM"] = "offscreen"
-    result = subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=900
-    )
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=900)
     return result
 
 
@@ -86,9 +84,7 @@ def test_model_core_train_then_infer(
     tiny_settings(library, backend)
     product_api = load_scan(model_core, batch_dir)
     out = tmp_path / "train_out"
-    product_api.train_reconstructor_local(
-        batch_dir, out, algorithm="ptychopinnx_pinn", block=True
-    )
+    product_api.train_reconstructor_local(batch_dir, out, algorithm="ptychopinnx_pinn", block=True)
     assert sorted(p.name for p in out.iterdir()) == ["history.csv", "loss.png", "wts.h5.zip"]
     assert read_archive(out / "wts.h5.zip").backend == backend
     pinn = library.reconstructor("PINN")
@@ -149,8 +145,17 @@ def test_stock_ptychodus_batch_reconstruct(
     ini = _settings_ini(tmp_path / "settings.ini", backend, "ptychopinnx_pinn")
     out = tmp_path / "out"
     result = _run(
-        [*ptychodus_command(), "-b", "reconstruct", "-i", str(in_dir), "-o", str(out),
-         "-s", str(ini)],
+        [
+            *ptychodus_command(),
+            "-b",
+            "reconstruct",
+            "-i",
+            str(in_dir),
+            "-o",
+            str(out),
+            "-s",
+            str(ini),
+        ],
         subprocess_env,
         tmp_path,
     )
@@ -179,8 +184,19 @@ def test_launcher_registers_and_reports_errors(
     ini.write_text(ini.read_text() + f"[PtychoPINNxInference]\nModelPath = {missing}\n")
     out = tmp_path / "out"
     result = _run(
-        [sys.executable, "-m", "ptycho_reconstructor.launcher", "-b", "reconstruct",
-         "-i", str(batch_dir), "-o", str(out), "-s", str(ini)],
+        [
+            sys.executable,
+            "-m",
+            "ptycho_reconstructor.launcher",
+            "-b",
+            "reconstruct",
+            "-i",
+            str(batch_dir),
+            "-o",
+            str(out),
+            "-s",
+            str(ini),
+        ],
         subprocess_env,
         tmp_path,
     )

@@ -91,9 +91,7 @@ def test_gui_lists_shows_panel_infers_and_screenshots(
         # Processing -> Algorithm lists our three keys
         algorithms = _combo_with(view.processing_view, "ptychopinnx_pinn")
         items = [algorithms.itemText(i) for i in range(algorithms.count())]
-        assert {"ptychopinnx_pinn", "ptychopinnx_supervised", "ptychopinnx_pinn-fit"} <= set(
-            items
-        )
+        assert {"ptychopinnx_pinn", "ptychopinnx_supervised", "ptychopinnx_pinn-fit"} <= set(items)
         _choose(algorithms, "ptychopinnx_pinn")
         assert model.processing_core.algorithm_parameter.get_value() == "ptychopinnx_pinn"
 

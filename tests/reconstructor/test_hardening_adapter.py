@@ -87,8 +87,10 @@ def test_scan_smaller_than_num_groups_gives_one_group_per_position() -> None:
 
     rng = np.random.default_rng(0)
     raw = RawData.from_coords_without_pc(
-        rng.uniform(40, 80, 40), rng.uniform(40, 80, 40),
-        rng.uniform(0, 3, (40, 64, 64)).astype(np.float32), np.ones((64, 64), np.complex64),
+        rng.uniform(40, 80, 40),
+        rng.uniform(40, 80, 40),
+        rng.uniform(0, 3, (40, 64, 64)).astype(np.float32),
+        np.ones((64, 64), np.complex64),
         np.zeros(40, int),
     )
     config = TrainingConfig(

@@ -46,9 +46,7 @@ def test_settings_create_the_five_groups_in_the_registry(registry: Any) -> None:
 
 def test_settings_cover_every_issue_field(settings: PtychoPINNxSettings) -> None:
     """ADAPT-010: every model, training, inference and execution field of issue 6 item 2."""
-    keys = {
-        f"{group.name}.{key}" for group in settings.groups for key in group.parameters()
-    }
+    keys = {f"{group.name}.{key}" for group in settings.groups for key in group.parameters()}
     required = {
         "PtychoPINNxModel.GridSize",
         "PtychoPINNxModel.NumFiltersScale",

@@ -100,9 +100,7 @@ def test_unreadable_npz_names_the_file(tmp_path: Path) -> None:
         find_training_inputs(tmp_path)
 
 
-def test_containers_concatenate_files_and_split_validation(
-    tmp_path: Path, sim_input: Any
-) -> None:
+def test_containers_concatenate_files_and_split_validation(tmp_path: Path, sim_input: Any) -> None:
     """ADAPT-052: groups of every file, seeded validation split when no test file."""
     export_training_data(tmp_path / "a.npz", sim_input)
     export_training_data(tmp_path / "b.npz", sim_input)
@@ -158,8 +156,13 @@ def test_refined_targets_replace_the_exported_object(tmp_path: Path, sim_input: 
         model=ModelConfig(N=64), n_groups=32, validation_fraction=0.0, seed=3, nphotons=1e6
     )
     refined = TrainingConfig(
-        model=ModelConfig(N=64), n_groups=32, validation_fraction=0.0, seed=3, nphotons=1e6,
-        realspace_weight=20.0, refined_target_iterations=3,
+        model=ModelConfig(N=64),
+        n_groups=32,
+        validation_fraction=0.0,
+        seed=3,
+        nphotons=1e6,
+        realspace_weight=20.0,
+        refined_target_iterations=3,
     )
     train_plain, _ = build_training_containers(inputs, plain)
     train_refined, _ = build_training_containers(inputs, refined)

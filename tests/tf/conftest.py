@@ -71,7 +71,11 @@ def make_config() -> Callable[..., Any]:
 
     def make(gridsize: int = 1, model: dict[str, Any] | None = None, **kw: Any) -> Any:
         defaults: dict[str, Any] = dict(
-            nepochs=1, batch_size=8, nphotons=NPHOTONS, n_groups=32, neighbor_count=6,
+            nepochs=1,
+            batch_size=8,
+            nphotons=NPHOTONS,
+            n_groups=32,
+            neighbor_count=6,
             validation_fraction=0.0,
         )
         defaults.update(kw)
@@ -91,9 +95,13 @@ def trained_g1(tiny_raw: Any) -> Any:
 
     container = container_from_raw(tiny_raw, N, gridsize=1, n_groups=32, seed=1)
     config = TrainingConfig(
-        model=ModelConfig(N=N, gridsize=1, n_filters_scale=1), nepochs=2, batch_size=8,
+        model=ModelConfig(N=N, gridsize=1, n_filters_scale=1),
+        nepochs=2,
+        batch_size=8,
         nphotons=NPHOTONS,
-        probe_trainable=True, intensity_scale_trainable=True, validation_fraction=0.0,
+        probe_trainable=True,
+        intensity_scale_trainable=True,
+        validation_fraction=0.0,
     )
     return api.train(container, config)
 
@@ -105,4 +113,3 @@ def npz_pair(tmp_path: Path) -> tuple[Path, Path]:
 
     train, test = simulate_train_test(N=N, n_train=40, n_test=24, nphotons=NPHOTONS, seed=2)
     return save_npz(train, tmp_path / "train.npz"), save_npz(test, tmp_path / "test.npz")
-

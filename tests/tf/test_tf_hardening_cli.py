@@ -75,8 +75,14 @@ def test_output_dir_that_is_a_file_is_one_line_and_exit_1(
         code = train_cli.main(["--train_data_file", str(npz_pair[0]), "--output_dir", str(taken)])
     else:
         code = infer_cli.main(
-            ["--test_data_file", str(npz_pair[1]), "--output_dir", str(taken),
-             "--model_path", str(tmp_path / "none")]
+            [
+                "--test_data_file",
+                str(npz_pair[1]),
+                "--output_dir",
+                str(taken),
+                "--model_path",
+                str(tmp_path / "none"),
+            ]
         )
     line = _only_line(capsys.readouterr().err, f"ptycho-{cli}: error:")
     assert code == 1 and f"--output_dir {taken} is an existing file, not a directory" in line
@@ -105,8 +111,16 @@ def test_too_many_groups_is_an_error_naming_ptycho_train_flags(
     created."""
     out = tmp_path / "out"
     code = train_cli.main(
-        ["--train_data_file", str(npz_pair[0]), "--output_dir", str(out), "--gridsize", "2",
-         "--n_groups", "1000"]
+        [
+            "--train_data_file",
+            str(npz_pair[0]),
+            "--output_dir",
+            str(out),
+            "--gridsize",
+            "2",
+            "--n_groups",
+            "1000",
+        ]
     )
     line = _only_line(capsys.readouterr().err, "ptycho-train: error:")
     assert code == 1 and "--n_groups 1000 asks for more groups than the 40 scan positions" in line
@@ -117,8 +131,10 @@ def test_too_many_groups_is_an_error_naming_ptycho_train_flags(
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"intensity_scale": {"a": 1}}, "manifest key 'intensity_scale' is {'a': 1} but must be "
-                                         "a finite number > 0"),
+        (
+            {"intensity_scale": {"a": 1}},
+            "manifest key 'intensity_scale' is {'a': 1} but must be a finite number > 0",
+        ),
         ({"N": "abc"}, "manifest key 'N' is 'abc' but must be the integer 64"),
     ],
 )
@@ -158,8 +174,14 @@ def test_weights_bomb_is_refused_by_ptycho_infer(
         for name, data in members.items():
             zf.writestr(name, data)
     code = infer_cli.main(
-        ["--model_path", str(bomb), "--test_data_file", str(npz_pair[1]), "--output_dir",
-         str(tmp_path / "out")]
+        [
+            "--model_path",
+            str(bomb),
+            "--test_data_file",
+            str(npz_pair[1]),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ]
     )
     line = _only_line(capsys.readouterr().err, "ptycho-infer: error:")
     assert code == 1 and "member 'weights.weights.h5' declares 67,108,864 bytes" in line
@@ -210,9 +232,22 @@ def _start_training(
     train_npz: Path, out: Path, log: Path, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     args = [
-        sys.executable, "-m", "ptycho.cli.train", "--train_data_file", str(train_npz),
-        "--output_dir", str(out), "--nepochs", "1000", "--validation_fraction", "0",
-        "--early_stopping_patience", "1000", "--lr_plateau_patience", "1000", *TRAIN_FAST,
+        sys.executable,
+        "-m",
+        "ptycho.cli.train",
+        "--train_data_file",
+        str(train_npz),
+        "--output_dir",
+        str(out),
+        "--nepochs",
+        "1000",
+        "--validation_fraction",
+        "0",
+        "--early_stopping_patience",
+        "1000",
+        "--lr_plateau_patience",
+        "1000",
+        *TRAIN_FAST,
     ]
     with open(log, "wb") as handle:
         return subprocess.Popen(
@@ -282,8 +317,11 @@ def test_ctrl_c_saves_the_last_finished_epoch_and_kill_keeps_that_set(
     ("cli", "raised", "words"),
     [
         ("infer", KeyboardInterrupt(), "ptycho-infer: interrupted; nothing more was written"),
-        ("train", "no epoch", "ptycho-train: interrupted before the first epoch finished; no "
-                              "model was saved"),
+        (
+            "train",
+            "no epoch",
+            "ptycho-train: interrupted before the first epoch finished; no model was saved",
+        ),
     ],
 )
 def test_ctrl_c_outside_a_finished_epoch_is_one_line_and_exit_130(

@@ -129,8 +129,9 @@ def test_gridsize_2_model_runs_a_batch_of_68_patterns() -> None:
 
 def test_model_forward_agrees_with_numpy_reference_physics() -> None:
     """ARCH-006/010: s*A of the model == s * forward_amplitude(object_big_roundtrip(O), P)."""
-    config = ModelConfig(gridsize=2, n_filters_scale=1, probe_mask=True,
-                         gaussian_smoothing_sigma=0.8)
+    config = ModelConfig(
+        gridsize=2, n_filters_scale=1, probe_mask=True, gaussian_smoothing_sigma=0.8
+    )
     probe = _probe(64)
     network = build_model(config, None, probe, 25.0)
     inputs = _inputs(3, 64, 4)
@@ -153,12 +154,16 @@ def test_trainable_flags_make_real_tracked_variables() -> None:
     """Probe and log-scale are add_weight variables, trainable exactly when configured."""
     probe = _probe(64)
     frozen = build_model(
-        ModelConfig(), TrainingConfig(probe_trainable=False, intensity_scale_trainable=False),
-        probe, 30.0,
+        ModelConfig(),
+        TrainingConfig(probe_trainable=False, intensity_scale_trainable=False),
+        probe,
+        30.0,
     )
     free = build_model(
-        ModelConfig(), TrainingConfig(probe_trainable=True, intensity_scale_trainable=True),
-        probe, 30.0,
+        ModelConfig(),
+        TrainingConfig(probe_trainable=True, intensity_scale_trainable=True),
+        probe,
+        30.0,
     )
     names = lambda vs: {v.path for v in vs}  # noqa: E731
     special = {

@@ -127,9 +127,7 @@ def test_damaged_weights_member_is_rejected(saved: Path, tmp_path: Path) -> None
         api.load_bundle(damaged)
 
 
-def test_archive_of_the_pytorch_backend_names_both_backends(
-    saved: Path, tmp_path: Path
-) -> None:
+def test_archive_of_the_pytorch_backend_names_both_backends(saved: Path, tmp_path: Path) -> None:
     """D6: an archive written by the PyTorch backend -> BackendMismatchError naming both."""
     torch_archive = _rewrite(
         saved, tmp_path / "torch.h5.zip", lambda m: m.update(backend="pytorch")

@@ -52,8 +52,15 @@ def _train_and_compare(
 
     config = TrainingConfig(
         model=ModelConfig(N=N, gridsize=2, n_filters_scale=1),
-        nepochs=epochs, batch_size=16, nphotons=1e6, n_groups=POSITIONS, neighbor_count=6,
-        validation_fraction=0.0, early_stopping_patience=epochs, seed=seed, **options,
+        nepochs=epochs,
+        batch_size=16,
+        nphotons=1e6,
+        n_groups=POSITIONS,
+        neighbor_count=6,
+        validation_fraction=0.0,
+        early_stopping_patience=epochs,
+        seed=seed,
+        **options,
     )
     bundle = train_with_backend(raw, config)
     raw = raw if test is None else test
@@ -101,8 +108,14 @@ def _phase_object_scan(seed: int) -> Any:
     scale = np.sqrt(1e6 / np.mean(np.sum(amp**2, axis=(1, 2))))
     counts = poisson_counts((scale * amp) ** 2, rng)
     return RawData(
-        x, y, None, None, np.sqrt(counts).astype(np.float32), (probe * scale).astype(np.complex64),
-        np.zeros(POSITIONS, np.int64), objectGuess=obj,
+        x,
+        y,
+        None,
+        None,
+        np.sqrt(counts).astype(np.float32),
+        (probe * scale).astype(np.complex64),
+        np.zeros(POSITIONS, np.int64),
+        objectGuess=obj,
     )
 
 
@@ -134,9 +147,16 @@ def test_refined_targets_fix_the_phase_sign_and_refinement_recovers_the_phase() 
     train, test = simulate_train_test(N=N, n_train=positions, nphotons=1e6, seed=7)
     config = TrainingConfig(
         model=ModelConfig(N=N, gridsize=2, n_filters_scale=1),
-        nepochs=30, batch_size=16, nphotons=1e6, n_groups=positions, neighbor_count=6,
-        validation_fraction=0.0, early_stopping_patience=30, seed=42,
-        realspace_weight=100.0, refined_target_iterations=100,
+        nepochs=30,
+        batch_size=16,
+        nphotons=1e6,
+        n_groups=positions,
+        neighbor_count=6,
+        validation_fraction=0.0,
+        early_stopping_patience=30,
+        seed=42,
+        realspace_weight=100.0,
+        refined_target_iterations=100,
     )
     bundle = train_with_backend(train.raw, config)
     raw, truth = test.raw, test.object

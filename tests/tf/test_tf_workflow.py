@@ -51,8 +51,11 @@ def test_run_cdi_example_trains_reconstructs_and_saves_like_the_ptychodus_client
     assert archive == out / "wts.h5.zip"
     names = sorted(p.name for p in out.iterdir())
     assert names == [
-        "history.csv", "reconstructed_amplitude.png", "reconstructed_phase.png",
-        "reconstruction.npz", "wts.h5.zip",
+        "history.csv",
+        "reconstructed_amplitude.png",
+        "reconstructed_phase.png",
+        "reconstruction.npz",
+        "wts.h5.zip",
     ]
     with np.load(out / "reconstruction.npz") as saved:
         np.testing.assert_allclose(np.abs(saved["object"]), amp, rtol=1e-5, atol=1e-6)
@@ -93,8 +96,12 @@ def test_load_inference_bundle_sets_params_and_predicts_like_the_builtin_client(
     assert cfg["N"] == 64 and cfg["gridsize"] == 1 and cfg["probe"].shape == (64, 64, 1)
     counts = np.round(test["diff3d"].astype(np.float64) ** 2).astype(np.uint32)
     raw = RawData.from_coords_without_pc(
-        test["xcoords"], test["ycoords"], counts, test["probeGuess"][None],
-        np.zeros(len(counts), np.int64), objectGuess=test["objectGuess"],
+        test["xcoords"],
+        test["ycoords"],
+        counts,
+        test["probeGuess"][None],
+        np.zeros(len(counts), np.int64),
+        objectGuess=test["objectGuess"],
     )
     grouped = raw.generate_grouped_data(64, K=7, nsamples=len(counts), gridsize=1, seed=0)
     container = load(lambda: grouped, raw.probeGuess, which=None, create_split=False)
@@ -106,9 +113,7 @@ def test_load_inference_bundle_sets_params_and_predicts_like_the_builtin_client(
     assert stitched.ndim == 2 and np.iscomplexobj(stitched)
 
 
-def test_api_train_save_load_reconstruct_cycle(
-    npz_pair: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_api_train_save_load_reconstruct_cycle(npz_pair: tuple[Path, Path], tmp_path: Path) -> None:
     """Integration: train -> save_bundle -> load_bundle -> reconstruct (object on the
     objectGuess grid, probe returned) gives the same object as the in-memory model."""
     train_raw = components.load_data(npz_pair[0])
@@ -162,7 +167,10 @@ def test_workflow_module_imports_without_tensorflow() -> None:
         "ptycho.cli.infer; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"

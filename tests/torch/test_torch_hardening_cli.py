@@ -40,8 +40,13 @@ def untrained_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = ModelConfig(N=64, n_filters_scale=1)
     net = PtychoPINNNet(model, intensity_scale=10.0)
     bundle = ModelBundle(
-        "pytorch", model, TrainingConfig(model=model, backend="pytorch"), 10.0,
-        net.probe.detach().numpy().astype(np.complex64), {"loss": [1.0]}, net,
+        "pytorch",
+        model,
+        TrainingConfig(model=model, backend="pytorch"),
+        10.0,
+        net.probe.detach().numpy().astype(np.complex64),
+        {"loss": [1.0]},
+        net,
     )
     return save_bundle(bundle, tmp_path_factory.mktemp("model") / "wts.h5.zip")
 
@@ -55,8 +60,17 @@ def _only_line(err: str, prefix: str) -> str:
 
 def _infer(model: Path, scan: Path, out: Path) -> int:
     return inference.main(
-        ["--model_path", str(model), "--test_data", str(scan), "--output_dir", str(out),
-         "--accelerator", "cpu", "--quiet"]
+        [
+            "--model_path",
+            str(model),
+            "--test_data",
+            str(scan),
+            "--output_dir",
+            str(out),
+            "--accelerator",
+            "cpu",
+            "--quiet",
+        ]
     )
 
 
@@ -89,8 +103,19 @@ def test_too_many_groups_names_only_flags_this_cli_has(
     used to suggest enable_oversampling=True); nothing is created."""
     out = tmp_path / "out"
     code = train.main(
-        ["--train_data_file", str(tiny_npz), "--output_dir", str(out), "--gridsize", "2",
-         "--n_groups", "1000", "--accelerator", "cpu", "--quiet"]
+        [
+            "--train_data_file",
+            str(tiny_npz),
+            "--output_dir",
+            str(out),
+            "--gridsize",
+            "2",
+            "--n_groups",
+            "1000",
+            "--accelerator",
+            "cpu",
+            "--quiet",
+        ]
     )
     line = _only_line(capsys.readouterr().err, "ptycho-torch-train: error:")
     assert code == 1 and "--n_groups 1000 asks for more groups than the 48 scan positions" in line
@@ -173,10 +198,27 @@ def _sigint_default() -> None:
 
 def _start(train_npz: Path, out: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     args = [
-        sys.executable, "-m", "ptycho_torch.train", "--train_data_file", str(train_npz),
-        "--output_dir", str(out), "--max_epochs", "1000", "--n_groups", "16",
-        "--validation_fraction", "0", "--early-stop-patience", "1000", "--accelerator", "cpu",
-        "--logger", "none", "--quiet", *QUIET_TRAIN,
+        sys.executable,
+        "-m",
+        "ptycho_torch.train",
+        "--train_data_file",
+        str(train_npz),
+        "--output_dir",
+        str(out),
+        "--max_epochs",
+        "1000",
+        "--n_groups",
+        "16",
+        "--validation_fraction",
+        "0",
+        "--early-stop-patience",
+        "1000",
+        "--accelerator",
+        "cpu",
+        "--logger",
+        "none",
+        "--quiet",
+        *QUIET_TRAIN,
     ]
     return subprocess.Popen(
         args,

@@ -59,8 +59,20 @@ def test_pretraining_is_reproducible(tiny_result) -> None:
 
 
 def test_pretrain_command_writes_an_archive_with_its_model_card(tmp_path: Path) -> None:
-    main(["--output_dir", str(tmp_path), "--steps", "2", "--n_scans", "2", "--threads", "1",
-          "--eval_every", "0"])
+    main(
+        [
+            "--output_dir",
+            str(tmp_path),
+            "--steps",
+            "2",
+            "--n_scans",
+            "2",
+            "--threads",
+            "1",
+            "--eval_every",
+            "0",
+        ]
+    )
     with zipfile.ZipFile(tmp_path / "wts.h5.zip") as archive:
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["pretraining"]["recipe"]["steps"] == 2
@@ -68,8 +80,24 @@ def test_pretrain_command_writes_an_archive_with_its_model_card(tmp_path: Path) 
 
 
 def test_pretrain_command_batch_size_goes_into_the_recipe(tmp_path: Path) -> None:
-    main(["--output_dir", str(tmp_path), "--steps", "1", "--n_scans", "2", "--threads", "1",
-          "--eval_every", "0", "--batch_size", "4", "--device", "cpu"])
+    main(
+        [
+            "--output_dir",
+            str(tmp_path),
+            "--steps",
+            "1",
+            "--n_scans",
+            "2",
+            "--threads",
+            "1",
+            "--eval_every",
+            "0",
+            "--batch_size",
+            "4",
+            "--device",
+            "cpu",
+        ]
+    )
     with zipfile.ZipFile(tmp_path / "wts.h5.zip") as archive:
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["pretraining"]["recipe"]["batch_size"] == 4
@@ -119,7 +147,12 @@ def test_fine_tuning_a_pretrained_model_takes_the_data_probe_and_n(tiny_result, 
     scan = simulate_dataset(N=128, n_positions=16, nphotons=1e5, seed=8, probe_kind="zone_plate")
     model = dataclasses.replace(tiny_result.bundle.model_config, N=128)
     config = TrainingConfig(
-        model=model, nepochs=1, batch_size=4, nphotons=1e5, n_groups=16, backend=backend,
+        model=model,
+        nepochs=1,
+        batch_size=4,
+        nphotons=1e5,
+        n_groups=16,
+        backend=backend,
         validation_fraction=0.0,
     )
     tuned = train_with_backend(scan.raw, config, initial=tiny_result.bundle)
