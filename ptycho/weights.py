@@ -162,8 +162,13 @@ def validate_weights(
     model_config: ModelConfig,
     source: str = "source",
     target: str = "target",
+    *,
+    context: str | None = None,
 ) -> None:
     """Check that ``weights`` holds exactly the parameters of ``model_config``'s network.
+
+    The message starts with ``context`` when given, else says which conversion failed
+    (``source`` -> ``target`` backend).
 
     Raises
     ------
@@ -183,9 +188,11 @@ def validate_weights(
         if shape != expected[name]:
             problems.append(f"{name} has shape {shape}, expected {expected[name]}")
     if problems:
+        what = context or (
+            f"cannot convert the {_label(source)} model to the {_label(target)} backend"
+        )
         raise ValueError(
-            f"cannot convert the {_label(source)} model to the {_label(target)} backend: its "
-            f"weights do not match the architecture of its config "
+            f"{what}: its weights do not match the architecture of its config "
             f"(architecture={model_config.architecture!r}, N={model_config.N}, "
             f"gridsize={model_config.gridsize}, n_filters_scale={model_config.n_filters_scale}, "
             f"object_big={model_config.object_big}, probe_big={model_config.probe_big}, "

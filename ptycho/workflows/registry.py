@@ -12,7 +12,11 @@ backend's name. A backend is one :class:`BackendSpec`:
 - ``packages``: the third-party packages it needs (checked first, so a missing one gives the
   install command instead of a traceback from deep inside the backend);
 - ``reads_checkpoints``: whether ``load_bundle`` also reads a training checkpoint
-  (``checkpoints/last.ckpt``).
+  (``checkpoints/last.ckpt``);
+- ``physics_module`` and ``tensors_module``: the backend's mirror of the NumPy reference physics
+  (the names of ``ptycho.tf.physics.__all__``) and its NumPy <-> tensor bridge (``from_numpy``,
+  ``to_numpy``, ``group_from_numpy``, ``group_to_numpy``, ``to_complex``, ``gradient``), which
+  the backend contract tests (``tests/contract/``) use to check any registered backend.
 
 The two built-in backends are registered here; a third registers with :func:`register_backend`
 and then gets the dispatcher, the weight converter, the adapter and the contract tests for free.
@@ -41,6 +45,8 @@ __all__ = [
     "backend_names",
     "backend_spec",
     "get_backend",
+    "get_physics",
+    "get_tensors",
     "get_workflows",
     "register_backend",
     "validate_backend",
@@ -68,6 +74,10 @@ class BackendSpec:
     reads_checkpoints : bool
         ``load_bundle`` also reads a training checkpoint (``.ckpt``), and a training output
         directory may hold ``checkpoints/last.ckpt`` newer than its archive.
+    physics_module : str
+        Dotted name of the backend's physics (same public names as ``ptycho.tf.physics``).
+    tensors_module : str
+        Dotted name of the backend's NumPy <-> tensor bridge (``ptycho.tf.tensors`` names).
     """
 
     name: str
@@ -76,6 +86,8 @@ class BackendSpec:
     workflow_module: str
     packages: tuple[str, ...]
     install_command: str
+    physics_module: str
+    tensors_module: str
     reads_checkpoints: bool = False
 
 
@@ -100,6 +112,8 @@ register_backend(
         workflow_module="ptycho.workflows.components",
         packages=("tensorflow", "keras"),
         install_command="pip install 'ptychopinn[tf]'",
+        physics_module="ptycho.tf.physics",
+        tensors_module="ptycho.tf.tensors",
     )
 )
 register_backend(
@@ -110,6 +124,8 @@ register_backend(
         workflow_module="ptycho_torch.workflows.components",
         packages=("torch", "lightning"),
         install_command="pip install 'ptychopinn[torch]'",
+        physics_module="ptycho_torch.physics",
+        tensors_module="ptycho_torch.tensors",
         reads_checkpoints=True,
     )
 )
@@ -194,6 +210,18 @@ def get_backend(name: Any) -> BackendAPI:
             )
         _CHECKED[spec.name] = module
     return cast("BackendAPI", module)
+
+
+def get_physics(name: Any) -> ModuleType:
+    """Import and return the physics module of backend ``name`` (its packages checked first)."""
+    spec = backend_spec(name)
+    return _import(spec, spec.physics_module)
+
+
+def get_tensors(name: Any) -> ModuleType:
+    """Import and return the NumPy <-> tensor bridge of backend ``name``."""
+    spec = backend_spec(name)
+    return _import(spec, spec.tensors_module)
 
 
 def get_workflows(name: Any) -> Any:

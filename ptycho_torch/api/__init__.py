@@ -86,7 +86,7 @@ def bundle_from_weights(
 
     import torch
 
-    from ptycho.weights import torch_state_from_canonical
+    from ptycho.weights import torch_state_from_canonical, validate_weights
     from ptycho_torch.persistence import bundle_from_state_dict
 
     full = dict(weights)
@@ -94,6 +94,9 @@ def bundle_from_weights(
     full.setdefault("probe_real", p.real.astype(np.float32))
     full.setdefault("probe_imag", p.imag.astype(np.float32))
     full.setdefault("log_intensity_scale", np.float32(math.log(float(intensity_scale))))
+    validate_weights(
+        full, model_config, context="cannot build a PyTorch network from these weights"
+    )
     state = {
         key: torch.from_numpy(np.array(value, dtype=np.float32, order="C"))
         for key, value in torch_state_from_canonical(full).items()

@@ -76,6 +76,8 @@ def _spec(name: str, **kwargs: object) -> BackendSpec:
         "workflow_module": f"fakebackend_{name}_workflows",
         "packages": (),
         "install_command": f"pip install {name}",
+        "physics_module": f"fakebackend_{name}_physics",
+        "tensors_module": f"fakebackend_{name}_tensors",
     }
     fields.update(kwargs)
     return BackendSpec(**fields)  # type: ignore[arg-type]

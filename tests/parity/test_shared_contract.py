@@ -34,17 +34,6 @@ def test_catching_core_divergence_catches_each_backend(module: object) -> None:
     assert info.value.bundle is None
 
 
-def test_physics_modules_export_the_same_names_in_the_same_order() -> None:
-    """The two backends' physics modules mirror each other: one name per operation."""
-    from ptycho.tf import physics as tf_physics
-    from ptycho_torch import physics as torch_physics
-
-    assert tf_physics.__all__ == torch_physics.__all__
-    for name in tf_physics.__all__:
-        assert hasattr(tf_physics, name), f"ptycho.tf.physics lacks {name}"
-        assert hasattr(torch_physics, name), f"ptycho_torch.physics lacks {name}"
-
-
 def test_shared_physics_helpers_are_the_core_objects() -> None:
     """Framework-free helpers (masks, canvas size, constants) are the core's, not copies."""
     from ptycho.physics import forward, object_big

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch_factories import make_container, tiny_config
 
-from ptycho.archive import BackendMismatchError, read_archive, write_archive
+from ptycho.archive import read_archive, write_archive
 from ptycho.backend import ModelBundle
 from ptycho.config.config import ModelConfig, PyTorchExecutionConfig
 from ptycho_torch import api
@@ -102,32 +102,6 @@ def test_truncated_archive_and_checkpoint_are_clear_errors(trained, tmp_path):
     truncated.write_bytes(ckpt[: len(ckpt) // 3])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         load_checkpoint(truncated)
-
-
-def test_tensorflow_archive_is_refused_naming_both_backends(tmp_path):
-    """D6: an archive of the other backend raises BackendMismatchError naming both."""
-    from ptycho.archive import probe_to_bytes
-    from ptycho.config.config import to_dict
-
-    manifest = {
-        "format_version": 1,
-        "backend": "tensorflow",
-        "model_type": "pinn",
-        "model_config": to_dict(ModelConfig()),
-        "N": 64,
-        "gridsize": 1,
-        "intensity_scale": 1.0,
-        "weights_file": "weights.weights.h5",
-        "probe_file": "probe.npy",
-    }
-    path = tmp_path / "wts.h5.zip"
-    write_archive(
-        path,
-        manifest,
-        {"weights.weights.h5": b"", "probe.npy": probe_to_bytes(np.ones((64, 64)))},
-    )
-    with pytest.raises(BackendMismatchError, match="tensorflow backend.*pytorch backend"):
-        load_bundle(path)
 
 
 def test_checkpoint_of_another_configuration_lists_the_differing_fields(trained):
