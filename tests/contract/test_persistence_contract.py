@@ -25,7 +25,7 @@ from ptycho.config.config import TrainingConfig
 from ptycho.loader import PtychoDataContainer, container_from_raw
 from ptycho.simulation import simulate_dataset
 from ptycho.workflows.registry import backend_names
-from tests.contract.conftest import CONTRACT_MODEL, Backend, random_weights
+from tests.contract.backends import CONTRACT_MODEL, Backend, random_weights
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from ptycho.physics import backprojection, object_big, shift
 from ptycho.physics import forward as npf
 from ptycho.simulation import simulate_probe
-from tests.contract.conftest import Backend
+from tests.contract.backends import Backend
 
 RTOL = 1e-5  # float32 agreement, relative to the reference's largest magnitude
 

@@ -17,7 +17,7 @@ from ptycho.config.config import TrainingConfig
 from ptycho.loader import container_from_raw
 from ptycho.simulation import simulate_dataset
 from ptycho.workflows.registry import backend_names
-from tests.contract.conftest import CONTRACT_MODEL, load_backend, random_weights
+from tests.contract.backends import CONTRACT_MODEL, load_backend, random_weights
 
 PAIRS = list(itertools.combinations(backend_names(), 2))
 
