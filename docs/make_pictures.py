@@ -67,8 +67,8 @@ def gui_screenshots(work: Path, positions: int = 256, seed: int = 777) -> list[P
     from PyQt5.QtTest import QTest
     from PyQt5.QtWidgets import QApplication, QComboBox, QPushButton, QWidget
 
-    from ptycho.ptychodus_files import write_ptychodus_batch_input
     from ptycho.simulation import simulate_dataset
+    from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
     from ptycho_reconstructor.registration import install
 
     scan = simulate_dataset(N=64, n_positions=positions, nphotons=1e6, seed=seed)

@@ -38,8 +38,9 @@ import numpy as np
 from ptycho import defaults
 from ptycho.atomic import atomic_output, atomic_write_json
 from ptycho.metrics import compare, format_table, scanned_roi
-from ptycho.ptychodus_files import read_ptychodus_product, write_ptychodus_batch_input
+from ptycho.ptychodus_files import read_ptychodus_product
 from ptycho.simulation import save_npz, simulate_train_test
+from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
 
 __all__ = ["main", "run_demo"]
 

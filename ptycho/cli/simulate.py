@@ -7,7 +7,8 @@ writes, under ``--output_dir`` only:
   contract with ``objectGuess`` = ground truth (:func:`ptycho.simulation.save_npz`);
 * with ``--format ptychodus|both``: ``ptychodus/diffraction.h5`` + ``ptychodus/product.h5`` (or
   ``ptychodus/train/...`` and ``ptychodus/test/...``), a Ptychodus batch-input directory
-  (:func:`ptycho.ptychodus_files.write_ptychodus_batch_input`);
+  (:func:`ptycho_reconstructor.ptychodus_io.write_ptychodus_batch_input`: Ptychodus's own
+  writer when Ptychodus is installed, h5py otherwise);
 * ``overview.png`` (and ``overview_test.png`` with ``--split``): object amplitude and phase,
   probe amplitude and phase, scan positions, one diffraction pattern on a log scale;
 * ``summary.json``: parameters, files written and dataset figures (also printed).
@@ -296,8 +297,8 @@ def _describe(ds: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Simulate and write everything; returns the summary dict."""
-    from ptycho.ptychodus_files import write_ptychodus_batch_input
     from ptycho.simulation import save_npz, simulate_dataset, simulate_train_test
+    from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
 
     common = {
         "probe_kind": args.probe_kind,

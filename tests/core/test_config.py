@@ -10,6 +10,8 @@ import importlib.util
 import json
 import math
 import pickle
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -1016,3 +1018,70 @@ def test_update_legacy_dict_validates_before_writing() -> None:
     with pytest.raises(ValueError, match=r"ModelConfig\.N"):
         update_legacy_dict(cfg, config)
     assert cfg == {"N": 64}
+
+
+# ------------------------------------------------------------------------------------------------
+# ptycho.config.config is the public home of the split package (issue 12)
+# ------------------------------------------------------------------------------------------------
+
+#: Every name ptycho.config.config exported before it was split into one module per concept.
+_NAMES_BEFORE_THE_SPLIT = (
+    "ACCELERATORS",
+    "AMP_ACTIVATIONS",
+    "ARCHITECTURES",
+    "BACKENDS",
+    "CHECKPOINT_MODES",
+    "DEFAULT_TRAINING_N_GROUPS",
+    "GRADIENT_CLIP_ALGORITHMS",
+    "KEY_MAPPINGS",
+    "LOGGER_BACKENDS",
+    "MODEL_TYPES",
+    "PRECISIONS",
+    "PROBE_SOURCES",
+    "SCHEDULERS",
+    "SUPPORTED_N",
+    "AnyConfig",
+    "ConfigT",
+    "InferenceConfig",
+    "ModelConfig",
+    "PyTorchExecutionConfig",
+    "TrainingConfig",
+    "dataclass_to_legacy_dict",
+    "from_dict",
+    "to_dict",
+    "update_legacy_dict",
+)
+
+
+def test_config_module_still_exports_every_public_name() -> None:
+    """CFG-002: Ptychodus's client and our modules keep importing from ptycho.config.config."""
+    import ptycho.config.config as public
+
+    assert set(_NAMES_BEFORE_THE_SPLIT) <= set(public.__all__)
+    for name in public.__all__:
+        assert hasattr(public, name), name
+
+
+def test_pickles_that_name_the_old_module_still_load() -> None:
+    """CFG-001: a config pickled before the split (classes named ptycho.config.config.*) loads."""
+    config = TrainingConfig(model=ModelConfig(N=0), output_dir=Path("out"))
+    config.model.N = 128
+    data = pickle.dumps(config, protocol=0)
+    for module in (b"ptycho.config.training", b"ptycho.config.model"):
+        assert module in data
+        data = data.replace(module, b"ptycho.config.config")
+    assert pickle.loads(data) == config
+
+
+def test_config_package_imports_only_the_standard_library() -> None:
+    """CFG-001: Ptychodus's GUI process imports the configs without loading NumPy."""
+    code = (
+        "import sys, ptycho.config.config; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'h5py', 'scipy'}))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,8 +1,13 @@
-"""Tests of ptycho.ptychodus_files: pixel <-> metre map and the Ptychodus batch-input files."""
+"""Tests of ptycho.ptychodus_files: pixel <-> metre map and the Ptychodus batch-input files.
+
+The core writes with h5py only; Ptychodus's own writer is tested in
+tests/reconstructor/test_ptychodus_io.py.
+"""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +16,8 @@ import numpy as np
 import pytest
 
 from ptycho.ptychodus_files import (
+    BatchArrays,
+    BatchWriter,
     far_field_pixel_size_m,
     object_px_to_ptychodus_m,
     ptychodus_m_to_object_px,
@@ -88,109 +95,6 @@ def test_far_field_pixel_size() -> None:
     assert px == pytest.approx(5.166e-8, rel=1e-3)
     with pytest.raises(ValueError, match="energy_eV"):
         far_field_pixel_size_m(64, detector_pixel_m=75e-6, distance_m=2.0, energy_eV=-1.0)
-
-
-def _check_with_ptychodus(directory: Path, sim: SimulatedDataset, flat: bool = True) -> None:
-    from ptychodus.api.io import load_diffraction_data, load_product
-    from ptychodus.api.reconstruct import prepare_reconstruct_input
-
-    product = load_product(directory / "product.h5")
-    assembled = load_diffraction_data(directory / "diffraction.h5")
-    patterns = assembled.get_patterns()
-    assert patterns.dtype == np.uint32
-    np.testing.assert_array_equal(patterns, sim.counts)
-    np.testing.assert_array_equal(assembled.get_indexes(), np.arange(len(sim)))
-    assert not assembled.get_bad_pixels().any()
-    assert assembled.get_pixel_geometry().width_m == pytest.approx(75e-6)
-    geometry = product.object_.get_geometry()
-    assert (geometry.height_px, geometry.width_px) == sim.object.shape
-    assert geometry.pixel_width_m == pytest.approx(5.166e-8, rel=1e-3)
-    x_px = geometry.map_probe_positions_to_object_x_px(product.probe_positions)
-    y_px = geometry.map_probe_positions_to_object_y_px(product.probe_positions)
-    np.testing.assert_allclose(x_px + 0.5, sim.raw.xcoords, atol=1e-9)
-    np.testing.assert_allclose(y_px + 0.5, sim.raw.ycoords, atol=1e-9)
-    probe = product.probes.get_array()
-    assert probe.shape == (1, 1, 64, 64)
-    np.testing.assert_array_equal(probe[0, 0], sim.probe)
-    obj = product.object_.get_array()
-    assert obj.shape == (1, *sim.object.shape)
-    if flat:
-        np.testing.assert_array_equal(obj[0], np.ones_like(sim.object))
-    else:
-        np.testing.assert_array_equal(obj[0], sim.object)
-    meta = product.metadata
-    assert meta.detector_distance_m == 2.0
-    assert meta.probe_photon_count == pytest.approx(sim.counts.sum(axis=(1, 2)).mean())
-    assert list(product.losses) == []
-    # Ptychodus pairs pattern i with position i
-    ri = prepare_reconstruct_input(assembled, product)
-    np.testing.assert_array_equal(ri.diffraction_patterns, sim.counts)
-    np.testing.assert_allclose(
-        ri.product.probe_positions.get_coordinates_x_m(),
-        product.probe_positions.get_coordinates_x_m(),
-    )
-
-
-def test_batch_input_written_with_ptychodus_api_loads_in_ptychodus(
-    sim: SimulatedDataset, tmp_path: Path
-) -> None:
-    """D11: writer='ptychodus' uses ptychodus.api.io; load_product / load_diffraction_data and
-    prepare_reconstruct_input see counts, positions, probe, flat object and metadata."""
-    pytest.importorskip("ptychodus")
-    diff_path, prod_path = write_ptychodus_batch_input(sim, tmp_path / "in", writer="ptychodus")
-    assert diff_path == tmp_path / "in" / "diffraction.h5"
-    assert prod_path == tmp_path / "in" / "product.h5"
-    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["diffraction.h5", "product.h5"]
-    _check_with_ptychodus(tmp_path / "in", sim)
-
-
-def test_batch_input_written_with_h5py_loads_in_ptychodus(
-    sim: SimulatedDataset, tmp_path: Path
-) -> None:
-    """D11: the h5py fallback writes the same layout: the real Ptychodus reads it identically;
-    object_init='input' writes the given object."""
-    pytest.importorskip("ptychodus")
-    write_ptychodus_batch_input(sim, tmp_path / "h5", writer="h5py", object_init="input")
-    _check_with_ptychodus(tmp_path / "h5", sim, flat=False)
-
-
-def _h5_layout(path: Path) -> dict[str, object]:
-    out: dict[str, object] = {}
-    with h5py.File(path, "r") as f:
-        out["/attrs"] = sorted(f.attrs.keys())
-        for key, item in f.items():
-            out[key] = (item.shape, item.dtype.kind, sorted(item.attrs.keys()))
-    return out
-
-
-def test_both_writers_produce_the_same_layout(sim: SimulatedDataset, tmp_path: Path) -> None:
-    """D11: datasets, shapes, dtype kinds and attribute names agree between the two writers."""
-    pytest.importorskip("ptychodus")
-    write_ptychodus_batch_input(sim, tmp_path / "a", writer="ptychodus")
-    write_ptychodus_batch_input(sim, tmp_path / "b", writer="h5py")
-    for name in ("diffraction.h5", "product.h5"):
-        assert _h5_layout(tmp_path / "a" / name) == _h5_layout(tmp_path / "b" / name), name
-
-
-def test_auto_writer_falls_back_to_h5py_without_ptychodus(
-    sim: SimulatedDataset,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """D11: when ptychodus cannot be imported, writer='auto' writes the same files with h5py
-    and writer='ptychodus' raises RuntimeError with the install command."""
-    for name in [m for m in sys.modules if m == "ptychodus" or m.startswith("ptychodus.")]:
-        monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setitem(sys.modules, "ptychodus", None)
-    with caplog.at_level(logging.INFO, logger="ptycho.ptychodus_files"):
-        write_ptychodus_batch_input(sim, tmp_path / "auto")
-    assert "writer h5py" in caplog.text
-    back = read_ptychodus_diffraction(tmp_path / "auto" / "diffraction.h5")
-    np.testing.assert_array_equal(back.patterns, sim.counts)
-    with pytest.raises(RuntimeError, match="pip install"):
-        write_ptychodus_batch_input(sim, tmp_path / "forced", writer="ptychodus")
-    assert not (tmp_path / "forced").exists()
 
 
 def test_read_product_returns_our_pixels_probe_and_losses(tmp_path: Path) -> None:
@@ -293,3 +197,87 @@ def test_bad_input_raises_before_anything_is_written(sim: SimulatedDataset, tmp_
         f.create_dataset("patterns", data=np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match="'object' is missing"):
         read_ptychodus_product(tmp_path / "bad.h5")
+
+
+def test_core_writes_without_ptychodus_and_rejects_its_writer_names(
+    sim: SimulatedDataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """D11: with ptychodus unimportable the core writes the layout with h5py by default;
+    writer='auto'/'ptychodus' name the adapter function instead of importing the host."""
+    for name in [m for m in sys.modules if m == "ptychodus" or m.startswith("ptychodus.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "ptychodus", None)
+    with caplog.at_level(logging.INFO, logger="ptycho.ptychodus_files"):
+        write_ptychodus_batch_input(sim, tmp_path / "core")
+    assert "writer h5py" in caplog.text
+    back = read_ptychodus_diffraction(tmp_path / "core" / "diffraction.h5")
+    np.testing.assert_array_equal(back.patterns, sim.counts)
+    for name in ("auto", "ptychodus"):
+        with pytest.raises(ValueError, match="ptycho_reconstructor.ptychodus_io"):
+            write_ptychodus_batch_input(sim, tmp_path / name, writer=name)  # type: ignore[arg-type]
+        assert not (tmp_path / name).exists()
+
+
+def test_importing_and_writing_never_loads_ptychodus(tmp_path: Path) -> None:
+    """Issue 12: the core package imports no host application, even when it writes."""
+    code = (
+        "import sys; from ptycho.ptychodus_files import write_ptychodus_batch_input; "
+        "from ptycho.simulation import simulate_dataset; "
+        "scan = simulate_dataset(N=64, n_positions=4, seed=1); "
+        f"write_ptychodus_batch_input(scan, {str(tmp_path)!r}); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ptychodus'))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "product.h5").is_file()
+
+
+class _RecordingWriter:
+    """A BatchWriter hook that records the arrays and writes empty files."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.arrays: BatchArrays | None = None
+
+    def write(self, arrays: BatchArrays, diffraction_path: Path, product_path: Path) -> None:
+        self.arrays = arrays
+        diffraction_path.write_bytes(b"")
+        product_path.write_bytes(b"")
+
+
+def test_writer_hook_gets_validated_arrays_and_its_files_are_renamed_into_place(
+    sim: SimulatedDataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A BatchWriter receives the validated arrays (counts, metres, (1, modes, N, N) probe) and
+    writes temporaries that end up as diffraction.h5 / product.h5; a non-writer is refused."""
+    hook = _RecordingWriter()
+    assert isinstance(hook, BatchWriter)
+    with caplog.at_level(logging.INFO, logger="ptycho.ptychodus_files"):
+        diff_path, prod_path = write_ptychodus_batch_input(sim, tmp_path / "hook", writer=hook)
+    assert "writer recording" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "hook").iterdir()) == ["diffraction.h5", "product.h5"]
+    assert diff_path.is_file() and prod_path.is_file()
+    arrays = hook.arrays
+    assert arrays is not None
+    np.testing.assert_array_equal(arrays.patterns, sim.counts)
+    assert arrays.probe.shape == (1, 1, 64, 64)
+    x_px, _ = ptychodus_m_to_object_px(
+        arrays.x_m,
+        arrays.y_m,
+        width_px=sim.object.shape[1],
+        height_px=sim.object.shape[0],
+        pixel_width_m=arrays.pixel_size_m,
+        pixel_height_m=arrays.pixel_size_m,
+    )
+    np.testing.assert_allclose(x_px, sim.raw.xcoords, atol=1e-9)
+    with pytest.raises(ValueError, match="BatchWriter"):
+        write_ptychodus_batch_input(sim, tmp_path / "bad", writer=object())  # type: ignore[arg-type]
+    assert not (tmp_path / "bad").exists()

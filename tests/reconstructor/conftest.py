@@ -30,7 +30,7 @@ def sim() -> Any:
 @pytest.fixture(scope="session")
 def batch_dir(tmp_path_factory: pytest.TempPathFactory, sim: Any) -> Path:
     """Ptychodus batch layout (diffraction.h5 + product.h5) of :func:`sim`."""
-    from ptycho.ptychodus_files import write_ptychodus_batch_input
+    from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
 
     directory = tmp_path_factory.mktemp("batch_in")
     write_ptychodus_batch_input(sim, directory)
