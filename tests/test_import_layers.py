@@ -56,24 +56,6 @@ DISPATCH_MODULES = frozenset({"ptycho.model_manager"})
 # issue 12. Each entry says why it is still here.
 ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
     {
-        # ptycho/parity.py runs the TF and torch workers in-process (task B item 4, not done
-        # yet: split into a framework-free orchestrator and backend workers).
-        *(
-            ("ptycho.parity", t)
-            for t in (
-                "ptycho.tf.api",
-                "ptycho.tf.layers",
-                "ptycho.tf.model",
-                "ptycho.tf.physics",
-                "ptycho.workflows.backend_selector",
-                "ptycho_torch.api",
-                "ptycho_torch.datamodule",
-                "ptycho_torch.nn",
-                "ptycho_torch.physics",
-                "tensorflow",
-                "torch",
-            )
-        ),
         # ptycho/ptychodus_files.py's writer='auto'/'ptychodus' path imports ptychodus.api
         # (task B item 5, not done yet: move that writer to ptycho_reconstructor/).
         ("ptycho.ptychodus_files", "ptychodus"),
