@@ -165,8 +165,8 @@ def timed_inference(
     """Predict the test groups (warm-up, then the median of 3 timed runs incl. stitching).
 
     ``crop`` is the central window (pixels) of each patch that is stitched, ``shape`` the
-    ``(H, W)`` of the stitched object. Returns the object patches (B, N, N, 1) complex64 and ``inference_s`` (seconds),
-    ``inference_groups_per_s``, ``inference_patterns_per_s``.
+    ``(H, W)`` of the stitched object. Returns the object patches (B, N, N, 1) complex64 and
+    ``inference_s`` (seconds), ``inference_groups_per_s``, ``inference_patterns_per_s``.
     """
     from ptycho.stitching import stitch_patches
 
