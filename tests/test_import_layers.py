@@ -56,24 +56,6 @@ DISPATCH_MODULES = frozenset({"ptycho.model_manager"})
 # issue 12. Each entry says why it is still here.
 ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
     {
-        # ptycho/parity.py runs the TF and torch workers in-process (task B item 4, not done
-        # yet: split into a framework-free orchestrator and backend workers).
-        *(
-            ("ptycho.parity", t)
-            for t in (
-                "ptycho.tf.api",
-                "ptycho.tf.layers",
-                "ptycho.tf.model",
-                "ptycho.tf.physics",
-                "ptycho.workflows.backend_selector",
-                "ptycho_torch.api",
-                "ptycho_torch.datamodule",
-                "ptycho_torch.nn",
-                "ptycho_torch.physics",
-                "tensorflow",
-                "torch",
-            )
-        ),
         # ptycho_torch.inference holds both the CLI and the backend's predict/reconstruct,
         # which the torch API re-exports (the mirrored-backends step splits it).
         ("ptycho_torch.api", "ptycho_torch.inference"),
