@@ -14,8 +14,9 @@ Use the narrowest alias that is true for every value the code accepts or returns
     geometry and metrics are computed in float64).
 ``ComplexArray``
     Complex of any width (complex64/128): objects, probes, exit waves, spectra.
-``Complex64Array``
-    Exactly complex64, where the code fixes it (the stored probe and object).
+``Complex64Array`` / ``Complex128Array``
+    Exactly complex64 / complex128, where the code fixes it (the stored probe and object are
+    complex64; some physics works in complex128).
 ``InexactArray``
     Real *or* complex floating point: functions that work on either (sub-pixel shifts,
     patch extraction, stitching).
@@ -42,6 +43,7 @@ __all__ = [
     "AnyArray",
     "BoolArray",
     "Complex64Array",
+    "Complex128Array",
     "ComplexArray",
     "Float32Array",
     "Float64Array",
@@ -56,6 +58,7 @@ Float32Array: TypeAlias = npt.NDArray[np.float32]
 Float64Array: TypeAlias = npt.NDArray[np.float64]
 ComplexArray: TypeAlias = npt.NDArray[np.complexfloating[Any, Any]]
 Complex64Array: TypeAlias = npt.NDArray[np.complex64]
+Complex128Array: TypeAlias = npt.NDArray[np.complex128]
 InexactArray: TypeAlias = npt.NDArray[np.inexact[Any]]
 IntArray: TypeAlias = npt.NDArray[np.integer[Any]]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
