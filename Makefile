@@ -44,6 +44,7 @@ LINT_PATHS := ptycho ptycho_torch ptycho_reconstructor ptychodus tests benchmark
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
+	$(PY) -m mypy --config-file pyproject.toml
 	$(PY) -m pytest -q tests/test_import_layers.py
 
 bench: install

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.array_types import Complex64Array, ComplexArray
 from ptycho.atomic import atomic_output
 from ptycho.backend import BACKENDS
 from ptycho.npy_io import npy_from_bytes
@@ -205,7 +206,7 @@ class ArchiveContents:
     files: dict[str, bytes]
     model_config: ModelConfig
     training_config: TrainingConfig | None
-    probe: np.ndarray
+    probe: Complex64Array
 
     @property
     def backend(self) -> str:
@@ -332,14 +333,16 @@ def _stamp(path: Path) -> str:
     return datetime.fromtimestamp(_modified(path)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def probe_to_bytes(probe: np.ndarray) -> bytes:
+def probe_to_bytes(probe: ComplexArray) -> bytes:
     """Serialise a probe as ``.npy`` bytes (complex64, no pickle)."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(probe, dtype=np.complex64), allow_pickle=False)
     return buffer.getvalue()
 
 
-def probe_from_bytes(data: bytes, source: str = "the probe", n: int | None = None) -> np.ndarray:
+def probe_from_bytes(
+    data: bytes, source: str = "the probe", n: int | None = None
+) -> Complex64Array:
     """Read ``.npy`` probe bytes written by :func:`probe_to_bytes` (no pickle).
 
     Parameters

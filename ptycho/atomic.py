@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.array_types import AnyArray
+
 __all__ = [
     "TEMPORARY_MARKER",
     "atomic_output",
@@ -218,7 +220,7 @@ def atomic_write_json(path: str | os.PathLike[str], payload: Any) -> None:
 
 
 def atomic_savez(
-    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compressed: bool = True
+    path: str | os.PathLike[str], arrays: Mapping[str, AnyArray], compressed: bool = True
 ) -> None:
     """``numpy.savez[_compressed]`` to ``path`` atomically (no pickled objects allowed)."""
     save = np.savez_compressed if compressed else np.savez
@@ -226,4 +228,5 @@ def atomic_savez(
         if np.asarray(value).dtype == object:
             raise TypeError(f"array {name!r} has dtype object; NPZ files here never hold pickles")
     with atomic_output(path) as tmp, open(tmp, "xb") as handle:
-        save(handle, **arrays)
+        # mypy matches **arrays against savez's keyword-only allow_pickle: bool
+        save(handle, **arrays)  # type: ignore[arg-type]

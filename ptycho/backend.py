@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-
+from ptycho.array_types import AnyArray, Complex64Array, ComplexArray
 from ptycho.config.config import BACKENDS as _CONFIG_BACKENDS
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ class ModelBundle:
     model_config: ModelConfig
     training_config: TrainingConfig | None
     intensity_scale: float
-    probe: np.ndarray
+    probe: Complex64Array
     history: dict[str, list[float]] = field(default_factory=dict)
     network: Any = None
 
@@ -213,8 +212,8 @@ class BackendAPI(Protocol):
         container: PtychoDataContainer,
         batch_size: int = 64,
         *,
-        probe: np.ndarray | None = None,
-    ) -> np.ndarray:
+        probe: ComplexArray | None = None,
+    ) -> Complex64Array:
         """Object patches at the group centres, ``(B, N, N, 1) complex64``; ``probe`` (normalised,
         ``(N, N)``) replaces the model's for this prediction (ARCH-014), default the model's."""
         ...
@@ -239,7 +238,7 @@ class BackendAPI(Protocol):
         """Read an archive written by :meth:`save_bundle` (never executes archive content)."""
         ...
 
-    def weights_of(self, bundle: ModelBundle) -> dict[str, np.ndarray]:
+    def weights_of(self, bundle: ModelBundle) -> dict[str, AnyArray]:
         """The bundle's weights under canonical names in the Keras layout (:mod:`ptycho.weights`);
         ``ValueError`` for a bundle of another backend."""
         ...
@@ -248,8 +247,8 @@ class BackendAPI(Protocol):
         self,
         model_config: ModelConfig,
         training_config: TrainingConfig | None,
-        weights: Mapping[str, np.ndarray],
-        probe: np.ndarray,
+        weights: Mapping[str, AnyArray],
+        probe: ComplexArray,
         intensity_scale: float,
     ) -> ModelBundle:
         """Build this backend's bundle from canonical weights (e.g. converted from another

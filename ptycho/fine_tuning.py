@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ptycho.array_types import Complex64Array, ComplexArray
+
 if TYPE_CHECKING:
     from ptycho.backend import ModelBundle
     from ptycho.config.config import TrainingConfig
@@ -30,8 +32,8 @@ __all__ = ["continued_probe_and_scale"]
 
 
 def continued_probe_and_scale(
-    initial: ModelBundle, data_probe: np.ndarray, config: TrainingConfig
-) -> tuple[np.ndarray, float]:
+    initial: ModelBundle, data_probe: ComplexArray, config: TrainingConfig
+) -> tuple[Complex64Array, float]:
     """The probe ``(N, N) complex64`` and intensity scale a continued training starts from.
 
     Parameters

@@ -27,7 +27,10 @@ import logging
 import math
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
+
+from ptycho.array_types import Float64Array, FloatArray, IntArray
 
 __all__ = ["SeedLike", "TooManyGroupsError", "group_positions", "too_many_groups"]
 
@@ -79,7 +82,7 @@ def _as_rng(seed: SeedLike) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _validate_positions(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _validate_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or y.ndim != 1:
@@ -100,9 +103,7 @@ def _validate_positions(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return x, y
 
 
-def _choose_neighbours(
-    neighbours: np.ndarray, n_choose: int, rng: np.random.Generator
-) -> np.ndarray:
+def _choose_neighbours(neighbours: IntArray, n_choose: int, rng: np.random.Generator) -> IntArray:
     """Pick ``n_choose`` distinct columns of each row of ``neighbours`` at random.
 
     Parameters
@@ -127,8 +128,8 @@ def _choose_neighbours(
 
 
 def _neighbours_excluding_seed(
-    tree: cKDTree, points: np.ndarray, seeds: np.ndarray, k: int
-) -> np.ndarray:
+    tree: cKDTree, points: FloatArray, seeds: IntArray, k: int
+) -> IntArray:
     """Return the ``k`` nearest neighbours of each seed, the seed itself excluded.
 
     Parameters
@@ -148,8 +149,8 @@ def _neighbours_excluding_seed(
         Neighbour indices ordered by distance. When several positions coincide with the seed,
         the seed is still removed (or, if the tree did not list it, the farthest hit is dropped).
     """
-    _, hits = tree.query(points[seeds], k=k + 1)
-    hits = np.asarray(hits, dtype=np.int64).reshape(seeds.size, k + 1)
+    _, found = tree.query(points[seeds], k=k + 1)
+    hits = np.asarray(found, dtype=np.int64).reshape(seeds.size, k + 1)
     drop = hits == seeds[:, None]
     # keep exactly one dropped column per row: the first occurrence of the seed, else the last
     first = np.argmax(drop, axis=1)
@@ -157,17 +158,18 @@ def _neighbours_excluding_seed(
     drop_col = np.where(has_seed, first, k)
     keep = np.ones_like(hits, dtype=bool)
     keep[np.arange(seeds.size), drop_col] = False
-    return hits[keep].reshape(seeds.size, k)
+    neighbours: IntArray = hits[keep].reshape(seeds.size, k)
+    return neighbours
 
 
 def _oversample(
     tree: cKDTree,
-    points: np.ndarray,
+    points: FloatArray,
     n_groups: int,
     n_choose: int,
     pool: int,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> IntArray:
     """Draw ``n_groups`` distinct groups of ``1 + n_choose`` members (vectorised rounds)."""
     m = points.shape[0]
     max_distinct = m * math.comb(pool, n_choose)
@@ -207,8 +209,8 @@ def _oversample(
 
 
 def group_positions(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: FloatArray,
+    y: FloatArray,
     gridsize: int,
     n_groups: int | None = None,
     K: int = 4,
@@ -216,7 +218,7 @@ def group_positions(
     sequential: bool = False,
     enable_oversampling: bool = False,
     neighbor_pool_size: int | None = None,
-) -> np.ndarray:
+) -> IntArray:
     """Group scan positions into solution regions of ``C = gridsize**2`` members.
 
     Parameters

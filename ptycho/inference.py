@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from ptycho.array_types import Complex64Array, ComplexArray, Float64Array, FloatArray
+
 if TYPE_CHECKING:
     from ptycho.backend import ModelBundle
     from ptycho.config.config import InferenceConfig
@@ -46,8 +48,8 @@ class PredictPatches(Protocol):
         container: PtychoDataContainer,
         batch_size: int,
         *,
-        probe: np.ndarray | None = None,
-    ) -> np.ndarray: ...
+        probe: ComplexArray | None = None,
+    ) -> Complex64Array: ...
 
 
 @dataclass
@@ -76,21 +78,21 @@ class Reconstruction:
         when no refinement ran.
     """
 
-    object: np.ndarray
-    probe: np.ndarray
-    patches: np.ndarray
-    global_offsets: np.ndarray
+    object: Complex64Array
+    probe: Complex64Array
+    patches: Complex64Array
+    global_offsets: Float64Array
     on_object_grid: bool
-    network_object: np.ndarray | None = None
+    network_object: Complex64Array | None = None
     refinement_errors: list[float] = field(default_factory=list)
 
     @property
-    def amplitude(self) -> np.ndarray:
+    def amplitude(self) -> FloatArray:
         """``|object|``, float32."""
         return np.abs(self.object).astype(np.float32)
 
     @property
-    def phase(self) -> np.ndarray:
+    def phase(self) -> FloatArray:
         """``angle(object)`` in radians, float32."""
         return np.angle(self.object).astype(np.float32)
 
@@ -160,7 +162,7 @@ def check_scan_geometry(
         check_scan_canvas(raw.xcoords, raw.ycoords, N, crop)
 
 
-def inference_probe(bundle: ModelBundle, raw: RawData, source: str = "auto") -> np.ndarray:
+def inference_probe(bundle: ModelBundle, raw: RawData, source: str = "auto") -> Complex64Array:
     """The normalised probe a reconstruction uses (``InferenceConfig.probe_source``, ARCH-014).
 
     ``'model'``: the bundle's probe. ``'data'``: the scan's ``probeGuess`` normalised with the
@@ -192,13 +194,13 @@ def inference_probe(bundle: ModelBundle, raw: RawData, source: str = "auto") -> 
 
 
 def refine_stitched(
-    obj: np.ndarray,
-    probe: np.ndarray,
+    obj: ComplexArray,
+    probe: ComplexArray,
     raw: RawData,
     inference_config: InferenceConfig,
     *,
     origin: tuple[float, float] = (0.0, 0.0),
-) -> tuple[np.ndarray, np.ndarray, list[float]]:
+) -> tuple[ComplexArray, ComplexArray, list[float]]:
     """Refine a stitched prediction against every pattern of ``raw`` (:mod:`ptycho.refine`).
 
     Parameters

@@ -35,15 +35,19 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypedDict
 
 import numpy as np
 from scipy import ndimage
+
+from ptycho.array_types import AnyArray, ComplexArray, Float64Array, FloatArray
 
 __all__ = [
     "SSIM_K1",
     "SSIM_K2",
     "SSIM_SIGMA",
     "SSIM_TRUNCATE",
+    "ComparisonMetrics",
     "Roi",
     "align_phase",
     "compare",
@@ -90,7 +94,7 @@ def _check_roi(roi: Roi | None, shape: tuple[int, ...]) -> Roi:
     return (slice(rows.start, rows.stop), slice(cols.start, cols.stop))
 
 
-def _check_pair(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(a: AnyArray, b: AnyArray, what: str) -> tuple[AnyArray, AnyArray]:
     a = np.asarray(a)
     b = np.asarray(b)
     if a.ndim != 2 or b.ndim != 2:
@@ -105,7 +109,7 @@ def _check_pair(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np
     return a, b
 
 
-def align_phase(recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None) -> np.ndarray:
+def align_phase(recon: AnyArray, truth: AnyArray, roi: Roi | None = None) -> ComplexArray:
     """Remove the global phase offset of a complex reconstruction.
 
     Parameters
@@ -128,13 +132,11 @@ def align_phase(recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None) ->
     )
     offset = float(np.angle(cross)) if abs(cross) > 0 else 0.0
     factor = np.exp(-1j * offset)
-    out = recon * factor
+    out: ComplexArray = recon * factor
     return out.astype(np.result_type(recon.dtype, np.complex64), copy=False)
 
 
-def fit_amplitude_scale(
-    recon_amp: np.ndarray, truth_amp: np.ndarray, roi: Roi | None = None
-) -> float:
+def fit_amplitude_scale(recon_amp: AnyArray, truth_amp: AnyArray, roi: Roi | None = None) -> float:
     """Least-squares scale ``alpha`` minimising ``sum_roi (alpha * recon_amp - truth_amp)^2``.
 
     Parameters
@@ -159,7 +161,7 @@ def fit_amplitude_scale(
     return float(np.sum(r * t) / denom)
 
 
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+def ssim(a: FloatArray, b: FloatArray, data_range: float) -> float:
     """Structural similarity of two real images (Gaussian window, Wang et al. 2004).
 
     Window: Gaussian, sigma 1.5 px, truncated at 5 px (11 x 11); ``K1 = 0.01``, ``K2 = 0.03``;
@@ -190,8 +192,11 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
     a = a.astype(np.float64)
     b = b.astype(np.float64)
 
-    def filt(img: np.ndarray) -> np.ndarray:
-        return ndimage.gaussian_filter(img, SSIM_SIGMA, mode="reflect", truncate=SSIM_TRUNCATE)
+    def filt(img: FloatArray) -> FloatArray:
+        smoothed: FloatArray = ndimage.gaussian_filter(
+            img, SSIM_SIGMA, mode="reflect", truncate=SSIM_TRUNCATE
+        )
+        return smoothed
 
     mu_a = filt(a)
     mu_b = filt(b)
@@ -209,7 +214,7 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
     return float(np.mean(smap))
 
 
-def psnr(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+def psnr(a: FloatArray, b: FloatArray, data_range: float) -> float:
     """Peak signal-to-noise ratio in dB: ``10 * log10(data_range**2 / mean((a - b)**2))``.
 
     Parameters
@@ -238,7 +243,7 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
     return float(10.0 * math.log10(data_range**2 / mse))
 
 
-def frc(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def frc(a: AnyArray, b: AnyArray) -> tuple[Float64Array, Float64Array]:
     """Fourier ring correlation of two images (real or complex).
 
     Both images are multiplied by a separable Hann window (to suppress the edge discontinuity),
@@ -285,7 +290,7 @@ def frc(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return freq, values
 
 
-def frc_resolution(freq: np.ndarray, values: np.ndarray, threshold: float = 0.5) -> float:
+def frc_resolution(freq: FloatArray, values: FloatArray, threshold: float = 0.5) -> float:
     """First frequency (cycles/pixel) at which an FRC curve drops below ``threshold``.
 
     The search starts at the second ring (the first one is dominated by the mean). The crossing
@@ -319,8 +324,8 @@ def frc_resolution(freq: np.ndarray, values: np.ndarray, threshold: float = 0.5)
 
 
 def scanned_roi(
-    x: np.ndarray,
-    y: np.ndarray,
+    x: FloatArray,
+    y: FloatArray,
     N: int,
     shape: tuple[int, int],
     margin: int = 0,
@@ -371,7 +376,25 @@ def scanned_roi(
     return (slice(r0, r1), slice(c0, c1))
 
 
-def compare(recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None) -> dict[str, float]:
+class ComparisonMetrics(TypedDict):
+    """What :func:`compare` returns (see there for the meaning of each entry)."""
+
+    amp_ssim: float
+    amp_psnr: float
+    phase_ssim: float
+    phase_psnr: float
+    frc50: float
+    frc17: float
+    frc50_period_px: float
+    amp_scale: float
+    phase_offset: float
+    amp_range: float
+    phase_range: float
+    roi_rows: tuple[float, float]
+    roi_cols: tuple[float, float]
+
+
+def compare(recon: AnyArray, truth: AnyArray, roi: Roi | None = None) -> ComparisonMetrics:
     """Compare a complex reconstruction with the ground truth.
 
     Steps (see the module docstring for the conventions): crop both to ``roi``; remove the global
@@ -417,9 +440,9 @@ def compare(recon: np.ndarray, truth: np.ndarray, roi: Roi | None = None) -> dic
     phase_range = float(t_phase.max() - t_phase.min())
 
     def safe(
-        fn: Callable[[np.ndarray, np.ndarray, float], float],
-        x: np.ndarray,
-        y: np.ndarray,
+        fn: Callable[[FloatArray, FloatArray, float], float],
+        x: FloatArray,
+        y: FloatArray,
         rng: float,
     ) -> float:
         if rng <= 0:
@@ -494,7 +517,7 @@ def format_table(results: Mapping[str, Mapping[str, object]]) -> str:
 
 
 def spoke_contrast(
-    obj: np.ndarray, cx: float, cy: float, radii: tuple[float, ...], min_harmonic: int = 8
+    obj: ComplexArray, cx: float, cy: float, radii: tuple[float, ...], min_harmonic: int = 8
 ) -> list[tuple[int, float]]:
     """Angular periodicity of the phase around circles: a no-ground-truth Siemens-star check.
 

@@ -113,7 +113,8 @@ def cnn_border_filters(n: int, n_filters_scale: int) -> int:
 def unet_width(n_filters_scale: int, level: int) -> int:
     """Channels of U-Net level ``level`` (1 = full ``N/2`` resolution, ``UNET_DEPTH + 1`` the
     bottom)."""
-    return UNET_BASE_WIDTH * int(n_filters_scale) * 2 ** (level - 1)
+    # int ** int is typed Any (a negative exponent gives a float); level >= 1 here
+    return int(UNET_BASE_WIDTH * int(n_filters_scale) * 2 ** (level - 1))
 
 
 def _unet_specs(channels: int, c_out: int, s_f: int) -> list[ConvSpec]:

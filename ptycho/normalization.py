@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ptycho.array_types import Float32Array, FloatArray
+
 __all__ = ["normalize_diffraction"]
 
 
 def normalize_diffraction(
-    amplitude: np.ndarray, axes: tuple[int, int] = (-2, -1)
-) -> tuple[np.ndarray, float]:
+    amplitude: FloatArray, axes: tuple[int, int] = (-2, -1)
+) -> tuple[Float32Array, float]:
     """Scale diffraction amplitudes to a mean per-pattern energy of ``(N/2)^2`` (ARCH-007).
 
     Parameters

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.array_types import AnyArray
+
 __all__ = [
     "NPY_MAGIC",
     "ZIP_MAGIC",
@@ -72,7 +74,7 @@ def describe_file_start(head: bytes) -> str:
     return "it looks like a text file"
 
 
-def npy_from_bytes(data: bytes, source: str) -> np.ndarray:
+def npy_from_bytes(data: bytes, source: str) -> AnyArray:
     """Read ``.npy`` bytes without unpickling.
 
     Parameters
@@ -142,7 +144,7 @@ def open_npz(
         raise ValueError(f"{p} is not a readable {what} ({_reason(exc)}); {fix}") from None
 
 
-def npz_array(npz: Any, key: str, source: str) -> np.ndarray:
+def npz_array(npz: Any, key: str, source: str) -> AnyArray:
     """``npz[key]`` without unpickling; ``source`` names the file in messages.
 
     Raises

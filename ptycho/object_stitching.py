@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ptycho.array_types import Complex64Array, ComplexArray, FloatArray
 from ptycho.stitching import reassemble_position, stitch_patches
 
 __all__ = ["stitch_reconstruction"]
 
 
 def stitch_reconstruction(
-    patches: np.ndarray,
-    global_offsets: np.ndarray,
+    patches: ComplexArray,
+    global_offsets: FloatArray,
     object_shape: tuple[int, int] | None = None,
     flip_x: bool = False,
     flip_y: bool = False,
     transpose: bool = False,
     M: int = 20,
-) -> np.ndarray:
+) -> Complex64Array:
     """Stitch ``(B, N, N, 1)`` patches into one ``(H, W) complex64`` object.
 
     With ``object_shape`` (and no flip/transpose) the patches land on that object grid
@@ -35,7 +36,11 @@ def stitch_reconstruction(
     m = min(int(M), patches.shape[1])
     if object_shape is not None and not (flip_x or flip_y or transpose):
         return stitch_patches(
-            patches[..., 0], offsets[:, 0, 0, 0], offsets[:, 0, 1, 0], tuple(object_shape), crop=m
+            patches[..., 0],
+            offsets[:, 0, 0, 0],
+            offsets[:, 0, 1, 0],
+            (int(object_shape[0]), int(object_shape[1])),
+            crop=m,
         )
     if flip_x:
         offsets[:, 0, 0, :] = -offsets[:, 0, 0, :]

@@ -19,6 +19,15 @@ import logging
 
 import numpy as np
 
+from ptycho.array_types import (
+    AnyArray,
+    Complex64Array,
+    Float32Array,
+    Float64Array,
+    FloatArray,
+    InexactArray,
+)
+
 __all__ = [
     "as_probe_modes",
     "default_probe",
@@ -36,7 +45,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROBE_SCALE = 0.7
 
 
-def as_probe_modes(probe: np.ndarray, N: int | None = None, name: str = "probeGuess") -> np.ndarray:
+def as_probe_modes(
+    probe: AnyArray, N: int | None = None, name: str = "probeGuess"
+) -> Complex64Array:
     """Return a probe as ``(modes, N, N)`` complex64.
 
     Parameters
@@ -81,16 +92,17 @@ def as_probe_modes(probe: np.ndarray, N: int | None = None, name: str = "probeGu
     return modes
 
 
-def first_mode(probe: np.ndarray, N: int | None = None, name: str = "probe") -> np.ndarray:
+def first_mode(probe: AnyArray, N: int | None = None, name: str = "probe") -> Complex64Array:
     """Return the first (dominant) mode of a probe as ``(N, N)`` complex64.
 
     Multi-mode probes ``(modes, N, N)`` are reduced to ``probe[0]``: the model is a single-mode
     forward model (ARCH-008); the other modes are kept only as data (``RawData.probe_modes``).
     """
-    return as_probe_modes(probe, N=N, name=name)[0]
+    first: Complex64Array = as_probe_modes(probe, N=N, name=name)[0]
+    return first
 
 
-def probe_mask(N: int) -> np.ndarray:
+def probe_mask(N: int) -> Float32Array:
     """Disk mask of radius ``N/4`` centred at ``(N/2 - 0.5, N/2 - 0.5)`` (strict ``<``).
 
     Parameters
@@ -110,7 +122,7 @@ def probe_mask(N: int) -> np.ndarray:
     return (r < N / 4.0).astype(np.float32)
 
 
-def normalize_probe(probe: np.ndarray, probe_scale: float = 4.0) -> np.ndarray:
+def normalize_probe(probe: AnyArray, probe_scale: float = 4.0) -> Complex64Array:
     """Normalise a probe so that ``mean_NxN |mask * P| = 1 / probe_scale`` (ARCH-008).
 
     Parameters
@@ -138,7 +150,7 @@ def normalize_probe(probe: np.ndarray, probe_scale: float = 4.0) -> np.ndarray:
     return (p / norm).astype(np.complex64)
 
 
-def default_probe(N: int) -> np.ndarray:
+def default_probe(N: int) -> Complex64Array:
     """Smoothed-disk default probe (zero phase, maximum about 1).
 
     A 1-D Gaussian window with ``std = N / (0.7 pi^2)`` (divided by its maximum) is turned into a
@@ -163,11 +175,11 @@ def default_probe(N: int) -> np.ndarray:
     w = gaussian(n, std=n / (DEFAULT_PROBE_SCALE * np.pi**2), sym=True)
     w = w / w.max()
     disk = (np.outer(w, w) > 0.5).astype(np.float64)
-    probe = gaussian_filter(disk, sigma=1.0) + 1e-9
+    probe: Float64Array = gaussian_filter(disk, sigma=1.0) + 1e-9
     return probe.astype(np.complex64)
 
 
-def get_default_probe(N: int, fmt: str = "np") -> np.ndarray:
+def get_default_probe(N: int, fmt: str = "np") -> InexactArray:
     """Legacy accessor of :func:`default_probe`.
 
     Parameters
@@ -186,7 +198,7 @@ def get_default_probe(N: int, fmt: str = "np") -> np.ndarray:
     raise ValueError(f"fmt must be 'np' or 'tf', got {fmt!r}")
 
 
-def estimate_gaussian_probe(X: np.ndarray) -> np.ndarray:
+def estimate_gaussian_probe(X: FloatArray) -> Complex64Array:
     """Estimate a Gaussian probe from diffraction amplitudes (used when no probe is known).
 
     The mean pattern is inverse-Fourier transformed (with shifts); the magnitude along the
@@ -232,17 +244,17 @@ def estimate_gaussian_probe(X: np.ndarray) -> np.ndarray:
     sigma2 = float(np.sum(p_hat * k**2))
     sigma2 = max(sigma2, 1e-6)
     r2 = k[:, None] ** 2 + k[None, :] ** 2
-    probe = (np.exp(-r2 / (2.0 * sigma2)) + 1e-9) * probe_mask(n)
+    probe: FloatArray = (np.exp(-r2 / (2.0 * sigma2)) + 1e-9) * probe_mask(n)
     target = float(np.sum(np.abs(default_probe(n))))
     probe = probe * (target / float(np.sum(probe)))
     return probe.astype(np.complex64)
 
 
 def set_probe_guess(
-    X_train: np.ndarray | None = None,
-    probe_guess: np.ndarray | None = None,
+    X_train: FloatArray | None = None,
+    probe_guess: AnyArray | None = None,
     probe_scale: float | None = None,
-) -> np.ndarray:
+) -> Complex64Array:
     """Legacy: store the normalised probe in ``ptycho.params.cfg['probe']``.
 
     For external callers only (Ptychodus's built-in client calls

@@ -21,7 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ptycho.array_types import (
+    AnyArray,
+    BoolArray,
+    Complex64Array,
+    ComplexArray,
+    Float32Array,
+    Float64Array,
+    FloatArray,
+    IntArray,
+)
 from ptycho.atomic import atomic_savez
 from ptycho.grouping import SeedLike, group_positions
 from ptycho.normalization import normalize_diffraction
@@ -41,16 +52,12 @@ LAYOUTS = ("MNN", "NNM")
 _NPZ_FIX = "write it with numpy.savez or RawData.to_file"
 
 
-def _apply_layout(
-    diff: np.ndarray | None, layout: np.ndarray | None, m: int, path: Path
-) -> np.ndarray | None:
+def _apply_layout(diff: AnyArray, layout: AnyArray | None, m: int, path: Path) -> AnyArray:
     """Read ``diff3d`` as ``diff3d_layout`` says; warn when an (N, N, N) array is ambiguous.
 
     A legacy ``(N, N, M)`` array with ``M == N`` cannot be told from ``(M, N, N)`` by its shape:
     without ``diff3d_layout`` it is read as ``(M, N, N)`` with a WARNING (HARD-016).
     """
-    if diff is None:
-        return None
     if layout is not None:
         name = str(layout.item()) if layout.ndim == 0 and layout.dtype.kind in "US" else None
         if name not in LAYOUTS:
@@ -77,14 +84,14 @@ def _apply_layout(
     return diff
 
 
-def _first_bad(mask: np.ndarray) -> str:
+def _first_bad(mask: BoolArray) -> str:
     idx = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
 def as_amplitude(
-    diff3d: np.ndarray, n_positions: int | None = None, valid: np.ndarray | None = None
-) -> np.ndarray:
+    diff3d: AnyArray, n_positions: int | None = None, valid: BoolArray | None = None
+) -> Float32Array:
     """Validate diffraction data and return amplitudes ``(M, N, N)`` float32 (D1, ARCH-001).
 
     Parameters
@@ -152,7 +159,7 @@ def as_amplitude(
     return arr.astype(np.float32)
 
 
-def inpaint_bad_pixels(amplitude: np.ndarray, bad_pixels: np.ndarray) -> np.ndarray:
+def inpaint_bad_pixels(amplitude: FloatArray, bad_pixels: BoolArray) -> Float32Array:
     """Replace bad pixels by the mean of their good 4-neighbours (DATA-005).
 
     Pixels with no good 4-neighbour are filled in later passes from pixels filled before, so a
@@ -200,7 +207,7 @@ def inpaint_bad_pixels(amplitude: np.ndarray, bad_pixels: np.ndarray) -> np.ndar
     return out
 
 
-def relative_coords(coords_nn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def relative_coords(coords_nn: Float64Array) -> tuple[Float64Array, Float64Array]:
     """Group centres and relative offsets (ARCH-005).
 
     Parameters
@@ -219,7 +226,7 @@ def relative_coords(coords_nn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return offsets, -(coords_nn - offsets)
 
 
-def _coords(name: str, values: Any) -> np.ndarray:
+def _coords(name: str, values: npt.ArrayLike) -> Float64Array:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(
@@ -280,17 +287,17 @@ class RawData:
 
     def __init__(
         self,
-        xcoords: np.ndarray,
-        ycoords: np.ndarray,
-        xcoords_start: np.ndarray | None,
-        ycoords_start: np.ndarray | None,
-        diff3d: np.ndarray,
-        probeGuess: np.ndarray,
-        scan_index: np.ndarray | None,
-        objectGuess: np.ndarray | None = None,
-        Y: np.ndarray | None = None,
-        norm_Y_I: Any = None,
-        bad_pixels: np.ndarray | None = None,
+        xcoords: FloatArray,
+        ycoords: FloatArray,
+        xcoords_start: FloatArray | None,
+        ycoords_start: FloatArray | None,
+        diff3d: AnyArray,
+        probeGuess: ComplexArray,
+        scan_index: IntArray | None,
+        objectGuess: ComplexArray | None = None,
+        Y: ComplexArray | None = None,
+        norm_Y_I: float | None = None,
+        bad_pixels: BoolArray | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         x = _coords("xcoords", xcoords)
@@ -378,14 +385,14 @@ class RawData:
         self.ycoords_start = ys
         self.diff3d = amp
         self.probe_modes = modes
-        self.probeGuess = modes[0]
+        self.probeGuess: Complex64Array = modes[0]
         self.scan_index = sidx
         self.objectGuess = obj
         self.Y = y_arr
         self.bad_pixels = bp
         self.norm_Y_I = norm_Y_I
         self.metadata = metadata
-        self.sample_indices: np.ndarray | None = None
+        self.sample_indices: IntArray | None = None
         self.subsample_seed: int | None = None
         logger.debug(
             "RawData: %d positions, N=%d, %d probe mode(s), objectGuess %s, Y %s",
@@ -415,13 +422,13 @@ class RawData:
     @classmethod
     def from_coords_without_pc(
         cls,
-        xcoords: np.ndarray,
-        ycoords: np.ndarray,
-        diff3d: np.ndarray,
-        probeGuess: np.ndarray,
-        scan_index: np.ndarray | None,
-        objectGuess: np.ndarray | None = None,
-        bad_pixels: np.ndarray | None = None,
+        xcoords: FloatArray,
+        ycoords: FloatArray,
+        diff3d: AnyArray,
+        probeGuess: ComplexArray,
+        scan_index: IntArray | None,
+        objectGuess: ComplexArray | None = None,
+        bad_pixels: BoolArray | None = None,
     ) -> RawData:
         """Build from nominal positions only (start coordinates = nominal; no position correction).
 
@@ -473,13 +480,17 @@ class RawData:
                     "ycoords, diff3d and probeGuess (see specs/data_contracts.md DATA-001)"
                 )
 
-            def get(key: str) -> np.ndarray | None:
+            def get(key: str) -> AnyArray | None:
                 return npz_array(f, key, str(p)) if key in keys else None
+
+            def need(key: str) -> AnyArray:  # a required key: its presence was checked above
+                return npz_array(f, key, str(p))
 
             if "_metadata" in keys:
                 logger.debug("%s: skipping pickled '_metadata' entry", p)
-            xcoords = get("xcoords")
-            diff = get(diff_key)
+            assert diff_key is not None  # else 'missing' named it and we raised above
+            xcoords = need("xcoords")
+            diff = need(diff_key)
             m = int(np.shape(xcoords)[0]) if np.ndim(xcoords) == 1 else -1
             diff = _apply_layout(diff, get(LAYOUT_KEY), m, p)
             y_arr = get("Y")
@@ -493,11 +504,11 @@ class RawData:
                 y_arr = None
             raw = cls(
                 xcoords,
-                get("ycoords"),
+                need("ycoords"),
                 get("xcoords_start"),
                 get("ycoords_start"),
                 diff,
-                get("probeGuess"),
+                need("probeGuess"),
                 get("scan_index"),
                 objectGuess=get("objectGuess"),
                 Y=y_arr,
@@ -514,7 +525,7 @@ class RawData:
         present, and ``diff3d_layout = 'MNN'`` when M == N (so that reading it back does not warn
         about an ambiguous layout).
         """
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, AnyArray] = {
             "xcoords": self.xcoords,
             "ycoords": self.ycoords,
             "xcoords_start": self.xcoords_start,
@@ -640,7 +651,7 @@ class RawData:
         logger.debug("grouped %d positions into %d groups of %d", m, b, c)
         return dset
 
-    def ground_truth_patches(self, nn_indices: np.ndarray) -> np.ndarray:
+    def ground_truth_patches(self, nn_indices: IntArray) -> Complex64Array:
         """Cut ``objectGuess`` patches at each channel's own nominal position (DATA-011).
 
         Parameters

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
+from ptycho.array_types import Complex64Array, ComplexArray, FloatArray
 from ptycho.physics.shift import extract_patches, place_patches
 
 if TYPE_CHECKING:
@@ -90,18 +91,18 @@ class RefinementResult:
         Wall time of the iterations.
     """
 
-    object: np.ndarray
-    probe: np.ndarray
+    object: Complex64Array
+    probe: Complex64Array
     errors: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
 def _validate(
-    object_init: np.ndarray,
-    probe: np.ndarray,
-    amplitude: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
+    object_init: ComplexArray,
+    probe: ComplexArray,
+    amplitude: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
     iterations: int,
     step: float,
     alpha: float,
@@ -138,13 +139,15 @@ def _validate(
         raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
 
 
-def _far_field(psi: np.ndarray) -> np.ndarray:
+def _far_field(psi: ComplexArray) -> ComplexArray:
     """Orthonormal FFT over the last two axes (ARCH-006 without the fftshift)."""
-    return scipy.fft.fft2(psi, norm="ortho")
+    spectrum: ComplexArray = scipy.fft.fft2(psi, norm="ortho")
+    return spectrum
 
 
-def _near_field(spectrum: np.ndarray) -> np.ndarray:
-    return scipy.fft.ifft2(spectrum, norm="ortho")
+def _near_field(spectrum: ComplexArray) -> ComplexArray:
+    psi: ComplexArray = scipy.fft.ifft2(spectrum, norm="ortho")
+    return psi
 
 
 def refine_object(
@@ -246,7 +249,7 @@ def refine_object(
     probe_factor = float(np.sum(predicted * meas)) / denom
     prb *= probe_factor
 
-    def illumination() -> np.ndarray:
+    def illumination() -> FloatArray:
         weights = place_patches(np.broadcast_to(np.abs(prb) ** 2, (m, n, n)), cx, cy, canvas.shape)
         return (1.0 - alpha) * weights.real + alpha * float(weights.real.max())
 

@@ -21,6 +21,8 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import Float64Array, IntArray
+
 __all__ = [
     "MAX_CANVAS_PIXELS",
     "MIN_POSITIONS_FOR_OUTLIERS",
@@ -43,7 +45,7 @@ MIN_POSITIONS_FOR_OUTLIERS = 8
 _LISTED = 8
 
 
-def _finite_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _finite_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
     xa = np.asarray(x, dtype=np.float64).ravel()
     ya = np.asarray(y, dtype=np.float64).ravel()
     if xa.shape != ya.shape:
@@ -55,7 +57,7 @@ def _finite_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, n
     return xa, ya
 
 
-def _indices_text(indices: np.ndarray) -> str:
+def _indices_text(indices: IntArray) -> str:
     shown = ", ".join(str(int(i)) for i in indices[:_LISTED])
     return shown + (f", ... ({indices.size} in all)" if indices.size > _LISTED else "")
 
@@ -95,7 +97,7 @@ def check_positions_on_object(
         )
 
 
-def find_outliers(x: npt.ArrayLike, y: npt.ArrayLike, N: int) -> np.ndarray:
+def find_outliers(x: npt.ArrayLike, y: npt.ArrayLike, N: int) -> IntArray:
     """Indices of the positions far from the rest of the scan (HARD-006).
 
     The bulk of the scan is the box between the :data:`OUTLIER_QUANTILE` and ``1 -`` that

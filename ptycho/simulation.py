@@ -52,6 +52,15 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 
+from ptycho.array_types import (
+    AnyArray,
+    BoolArray,
+    Complex64Array,
+    ComplexArray,
+    Float64Array,
+    FloatArray,
+    IntArray,
+)
 from ptycho.atomic import atomic_savez
 from ptycho.physics.forward import far_field_amplitude, illuminate
 from ptycho.physics.noise import poisson_counts
@@ -113,7 +122,7 @@ def _generator(seed: SeedLike | np.random.Generator, what: str = "seed") -> np.r
     return np.random.default_rng(_seed_sequence(seed, what))
 
 
-def _normalise01(img: np.ndarray) -> np.ndarray:
+def _normalise01(img: FloatArray) -> FloatArray:
     lo = float(img.min())
     hi = float(img.max())
     if hi - lo <= 0:
@@ -126,7 +135,7 @@ def _normalise01(img: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _lines_image(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _lines_image(height: int, width: int, rng: np.random.Generator) -> FloatArray:
     """The "lines" texture: random segments on a 2x canvas, 3-scale blur, centre crop.
 
     Line density follows the original recipe (400 segments on a 448 x 448 canvas).
@@ -147,16 +156,20 @@ def _lines_image(height: int, width: int, rng: np.random.Generator) -> np.ndarra
     )
     r0 = (ch - height) // 2
     c0 = (cw - width) // 2
-    return img[r0 : r0 + height, c0 : c0 + width]
+    crop: FloatArray = img[r0 : r0 + height, c0 : c0 + width]
+    return crop
 
 
-def _blobs(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _blobs(height: int, width: int, rng: np.random.Generator) -> FloatArray:
     """Smooth random field: white noise blurred with sigma = min(H, W) / 12."""
     noise = rng.standard_normal((height, width))
-    return ndimage.gaussian_filter(noise, max(1.0, min(height, width) / 12.0), mode="wrap")
+    field: FloatArray = ndimage.gaussian_filter(
+        noise, max(1.0, min(height, width) / 12.0), mode="wrap"
+    )
+    return field
 
 
-def _disks(height: int, width: int, rng: np.random.Generator, count: int) -> np.ndarray:
+def _disks(height: int, width: int, rng: np.random.Generator, count: int) -> FloatArray:
     """Sum of ``count`` soft-edged disks of random centre, radius and signed weight."""
     rr = np.arange(height, dtype=np.float64)[None, :, None]
     cc = np.arange(width, dtype=np.float64)[None, None, :]
@@ -168,10 +181,11 @@ def _disks(height: int, width: int, rng: np.random.Generator, count: int) -> np.
         rng.choice([-1.0, 1.0], count)[:, None, None] * rng.uniform(0.5, 1.0, count)[:, None, None]
     )
     dist = np.sqrt((rr - cy) ** 2 + (cc - cx) ** 2)
-    return np.sum(weight * 0.5 * (1.0 - np.tanh((dist - radius) / 1.5)), axis=0)
+    disks: FloatArray = np.sum(weight * 0.5 * (1.0 - np.tanh((dist - radius) / 1.5)), axis=0)
+    return disks
 
 
-def _grains(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _grains(height: int, width: int, rng: np.random.Generator) -> Complex64Array:
     """Voronoi polycrystal: per-cell amplitude and phase, edges softened by a 1 px blur."""
     cell = 12.0
     count = max(4, round(height * width / (cell * cell)))
@@ -185,10 +199,11 @@ def _grains(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     phase = rng.uniform(-1.0, 1.0, count)[label]
     amp = ndimage.gaussian_filter(amp, 0.7)
     phase = ndimage.gaussian_filter(phase, 0.7)
-    return (amp * np.exp(1j * phase)).astype(np.complex64)
+    obj: ComplexArray = amp * np.exp(1j * phase)
+    return obj.astype(np.complex64)
 
 
-def _siemens_star(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _siemens_star(height: int, width: int, rng: np.random.Generator) -> Complex64Array:
     """Siemens star with a random spoke count and a weak smooth background."""
     spokes = int(rng.integers(16, 41))
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
@@ -205,14 +220,15 @@ def _siemens_star(height: int, width: int, rng: np.random.Generator) -> np.ndarr
     background = 0.1 * _normalise01(_blobs(height, width, rng))
     amp = 1.0 - 0.4 * material - background
     phase = 0.8 * material + background
-    return (amp * np.exp(1j * phase)).astype(np.complex64)
+    obj: ComplexArray = amp * np.exp(1j * phase)
+    return obj.astype(np.complex64)
 
 
 def simulate_object(
     size_px: int | tuple[int, int],
     seed: SeedLike | np.random.Generator = 0,
     family: str = "mixed",
-) -> np.ndarray:
+) -> Complex64Array:
     """Structured complex test object with amplitude and phase.
 
     Families (:data:`OBJECT_FAMILIES`):
@@ -270,7 +286,8 @@ def simulate_object(
     )
     amp = 1.0 - 0.7 * _normalise01(amp_mix)
     phase = 2.0 * _normalise01(phase_mix) - 1.0
-    return (amp * np.exp(1j * phase)).astype(np.complex64)
+    obj: ComplexArray = amp * np.exp(1j * phase)
+    return obj.astype(np.complex64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +299,7 @@ def simulate_probe(
     N: int,
     kind: Literal["disk", "zone_plate"] = "disk",
     seed: SeedLike | np.random.Generator = 0,
-) -> np.ndarray:
+) -> Complex64Array:
     """Illumination with a non-trivial phase, peak amplitude 1.
 
     * ``'disk'``: :func:`ptycho.probe.default_probe` (smoothed disk, radius ~0.17 N) times
@@ -337,10 +354,11 @@ def simulate_probe(
     else:
         raise ValueError(f"probe kind must be 'disk' or 'zone_plate', got {kind!r}")
     probe = probe / np.max(np.abs(probe))
-    return probe.astype(np.complex64)
+    peak_one: ComplexArray = probe
+    return peak_one.astype(np.complex64)
 
 
-def probe_diameter_px(probe: np.ndarray) -> float:
+def probe_diameter_px(probe: ComplexArray) -> float:
     """Probe diameter used for the overlap: equal-area diameter of ``|P| >= max|P| / 2``.
 
     The thresholded region's holes are filled (a zone-plate focus can be dark in the centre), and
@@ -382,7 +400,7 @@ def raster_scan(
     *,
     jitter_px: float = 0.0,
     seed: SeedLike | np.random.Generator = 0,
-) -> np.ndarray:
+) -> Float64Array:
     """Raster scan on a square-ish grid with pitch ``step_px``, centred on (0, 0).
 
     The grid has ``ceil(sqrt(n))`` columns and as many rows as needed; positions are taken in
@@ -424,7 +442,7 @@ def spiral_scan(
     *,
     jitter_px: float = 0.0,
     seed: SeedLike | np.random.Generator = 0,
-) -> np.ndarray:
+) -> Float64Array:
     """Fermat-spiral scan centred on (0, 0) whose median nearest-neighbour distance is ``step_px``.
 
     Point ``k`` sits at radius ``c sqrt(k + 0.5)`` and angle ``k * pi (3 - sqrt(5))`` (the golden
@@ -489,10 +507,10 @@ class SimulatedDataset:
     """
 
     raw: RawData
-    object: np.ndarray
-    probe: np.ndarray
-    positions_px: np.ndarray
-    counts: np.ndarray | None = None
+    object: Complex64Array
+    probe: Complex64Array
+    positions_px: Float64Array
+    counts: IntArray | None = None
     nphotons: float = 1e6
     seed: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
@@ -507,13 +525,13 @@ class SimulatedDataset:
 
 
 def _dataset_from_arrays(
-    obj: np.ndarray,
-    probe_shape: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
+    obj: ComplexArray,
+    probe_shape: ComplexArray,
+    x: FloatArray,
+    y: FloatArray,
     nphotons: float,
     noise_rng: np.random.Generator,
-) -> tuple[RawData, np.ndarray, np.ndarray]:
+) -> tuple[RawData, Complex64Array, IntArray]:
     """Forward simulation: returns (raw, scaled probe, counts)."""
     n = probe_shape.shape[0]
     patches = extract_patches(obj, x, y, n).astype(np.complex64)  # (M, N, N)
@@ -551,7 +569,7 @@ def simulate_dataset(
     jitter_px: float = 0.5,
     overlap: float = DEFAULT_OVERLAP,
     step_px: float | None = None,
-    probe: np.ndarray | None = None,
+    probe: ComplexArray | None = None,
     keep_counts: bool = True,
     object_family: str = "mixed",
 ) -> SimulatedDataset:
@@ -752,7 +770,7 @@ def simulate_train_test(
     return train, test
 
 
-def _subset(ds: SimulatedDataset, keep: np.ndarray, role: str) -> SimulatedDataset:
+def _subset(ds: SimulatedDataset, keep: IntArray | BoolArray, role: str) -> SimulatedDataset:
     raw = ds.raw
     sub = RawData(
         raw.xcoords[keep],
@@ -861,7 +879,7 @@ def save_npz(
     raw = dataset.raw if isinstance(dataset, SimulatedDataset) else dataset
     if not isinstance(raw, RawData):
         raise ValueError(f"save_npz needs a SimulatedDataset or RawData, got {type(dataset)}")
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, AnyArray] = {
         "xcoords": raw.xcoords,
         "ycoords": raw.ycoords,
         "xcoords_start": raw.xcoords_start,

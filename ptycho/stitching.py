@@ -22,6 +22,7 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import Complex64Array, Float64Array, InexactArray
 from ptycho.physics.shift import place_patches_with_weights
 from ptycho.scan_geometry import check_canvas_size
 
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _TINY = 1e-9
 
 
-def _central_crop(patches: np.ndarray, crop: int | None) -> np.ndarray:
+def _central_crop(patches: InexactArray, crop: int | None) -> InexactArray:
     n = patches.shape[-1]
     if crop is None:
         return patches
@@ -52,7 +53,7 @@ def stitch_patches(
     crop: int | None = None,
     origin: tuple[float, float] = (0.0, 0.0),
     rim_crop: int | None = None,
-) -> np.ndarray:
+) -> Complex64Array:
     """Average patches onto a given object grid.
 
     Patch ``p`` is placed so that its pixel ``(N//2, N//2)`` lands on canvas pixel
@@ -116,7 +117,7 @@ def stitch_patches(
     return out.astype(np.complex64)
 
 
-def _flatten_offsets(offsets: np.ndarray, count: int) -> np.ndarray:
+def _flatten_offsets(offsets: Float64Array, count: int) -> Float64Array:
     """(P,1,2,1) | (P,1,1,2) | (P,2) [x, y] offsets to (P, 2)."""
     shapes_ok = offsets.shape in ((count, 1, 2, 1), (count, 1, 1, 2), (count, 2))
     if not shapes_ok:
@@ -127,7 +128,7 @@ def _flatten_offsets(offsets: np.ndarray, count: int) -> np.ndarray:
     return offsets.reshape(count, 2)
 
 
-def _canvas_parity(xa: np.ndarray, ya: np.ndarray) -> int:
+def _canvas_parity(xa: Float64Array, ya: Float64Array) -> int:
     """0 (even S) or 1 (odd S): the parity that puts positions on integer canvas pixels.
 
     A position lands on canvas column ``(S-1)/2 + x - x_mid``. For positions sharing a fractional
@@ -177,7 +178,7 @@ def scan_canvas(x: npt.ArrayLike, y: npt.ArrayLike, M: int) -> tuple[int, tuple[
 
 def reassemble_position(
     obj_tensor: npt.ArrayLike, global_offsets: npt.ArrayLike, M: int = 20
-) -> np.ndarray:
+) -> Complex64Array:
     """Stitch the central ``M x M`` of every patch on a canvas centred on the scan.
 
     This is the ``ptycho.tf_helper.reassemble_position`` contract (also re-exported there for

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptycho.array_types import AnyArray
 from ptycho.npy_io import npz_array, open_npz
 from ptycho.raw_data import RawData
 
@@ -38,7 +39,7 @@ __all__ = ["load_tike_npz"]
 logger = logging.getLogger(__name__)
 
 
-def _squeeze_leading(name: str, arr: np.ndarray, trailing: int) -> np.ndarray:
+def _squeeze_leading(name: str, arr: AnyArray, trailing: int) -> AnyArray:
     """Drop leading length-1 axes until ``arr`` has ``trailing`` axes."""
     while arr.ndim > trailing and arr.shape[0] == 1:
         arr = arr[0]
@@ -50,7 +51,7 @@ def _squeeze_leading(name: str, arr: np.ndarray, trailing: int) -> np.ndarray:
     return arr
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def _read_arrays(path: Path) -> dict[str, AnyArray]:
     if path.suffix == ".bz2":
         with tempfile.TemporaryDirectory(prefix="ptychopinn-tike-") as tmp:
             target = Path(tmp) / path.stem

@@ -60,6 +60,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.array_types import AnyArray, ComplexArray
+
 if TYPE_CHECKING:
     from ptycho.archive import ArchiveContents
     from ptycho.backend import BackendAPI, ModelBundle
@@ -158,7 +160,7 @@ def conv_parameter_count(model_config: ModelConfig) -> int:
 
 
 def validate_weights(
-    weights: Mapping[str, np.ndarray],
+    weights: Mapping[str, AnyArray],
     model_config: ModelConfig,
     source: str = "source",
     target: str = "target",
@@ -262,9 +264,7 @@ def keras_weight_names(model: Any) -> dict[str, str]:
     return names
 
 
-def _keras_map_from_paths(
-    paths: Sequence[str], datasets: Mapping[str, np.ndarray]
-) -> dict[str, str]:
+def _keras_map_from_paths(paths: Sequence[str], datasets: Mapping[str, AnyArray]) -> dict[str, str]:
     """Dataset path -> variable path from the variable paths in ``model.weights`` order.
 
     ``model.weights`` lists the layers in ``model.layers`` order, each layer's variables in the
@@ -314,7 +314,7 @@ def _keras_map_from_paths(
 
 def read_keras_weights(
     data: bytes, weight_names: Mapping[str, str] | Sequence[str]
-) -> dict[str, np.ndarray]:
+) -> dict[str, AnyArray]:
     """Read a Keras ``.weights.h5`` (bytes) into canonical weights, with ``h5py`` only.
 
     Parameters
@@ -339,7 +339,7 @@ def read_keras_weights(
 
     try:
         with h5py.File(io.BytesIO(data), "r") as handle:
-            datasets: dict[str, np.ndarray] = {}
+            datasets: dict[str, AnyArray] = {}
 
             def visit(name: str, obj: Any) -> None:
                 if isinstance(obj, h5py.Dataset):
@@ -362,7 +362,7 @@ def read_keras_weights(
             f"(datasets without a name: {unmapped or 'none'}; names without a dataset: "
             f"{absent or 'none'}); re-save the model with this version of ptychopinn"
         )
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, AnyArray] = {}
     for path, variable in mapping.items():
         out[canonical_from_keras_path(variable)] = np.asarray(datasets[path], dtype=np.float32)
     return out
@@ -418,12 +418,12 @@ def _canonical_of_torch_key(key: str) -> str:
     return name
 
 
-def canonical_from_torch_state(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def canonical_from_torch_state(state: Mapping[str, Any]) -> dict[str, AnyArray]:
     """Canonical weights from a torch state dict (tensors or arrays; ``net.`` prefixes allowed).
 
     Conv weights ``(out, in, k, k)`` become kernels ``(k, k, in, out)``.
     """
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, AnyArray] = {}
     for key, value in state.items():
         bare = key
         for prefix in ("net.", "model.", "module."):
@@ -437,9 +437,9 @@ def canonical_from_torch_state(state: Mapping[str, Any]) -> dict[str, np.ndarray
     return out
 
 
-def torch_state_from_canonical(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def torch_state_from_canonical(weights: Mapping[str, AnyArray]) -> dict[str, AnyArray]:
     """Torch state-dict arrays (keys of :func:`torch_key`, conv weights ``(out, in, k, k)``)."""
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, AnyArray] = {}
     for name, value in weights.items():
         array = np.asarray(value, dtype=np.float32)
         if name.endswith("/kernel"):
@@ -448,7 +448,7 @@ def torch_state_from_canonical(weights: Mapping[str, np.ndarray]) -> dict[str, n
     return out
 
 
-def read_torch_weights(data: bytes) -> dict[str, np.ndarray]:
+def read_torch_weights(data: bytes) -> dict[str, AnyArray]:
     """Read a torch ``safetensors`` member (bytes) into canonical weights (no torch needed)."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
@@ -462,7 +462,7 @@ def read_torch_weights(data: bytes) -> dict[str, np.ndarray]:
     return canonical_from_torch_state(state)
 
 
-def write_torch_weights(weights: Mapping[str, np.ndarray]) -> bytes:
+def write_torch_weights(weights: Mapping[str, AnyArray]) -> bytes:
     """Serialise canonical weights as a torch ``safetensors`` blob (no torch needed)."""
     from safetensors.numpy import save
 
@@ -474,7 +474,7 @@ def write_torch_weights(weights: Mapping[str, np.ndarray]) -> bytes:
 # ------------------------------------------------------------------------------------------------
 
 
-def read_archive_weights(contents: ArchiveContents) -> dict[str, np.ndarray]:
+def read_archive_weights(contents: ArchiveContents) -> dict[str, AnyArray]:
     """Canonical weights of an archive of either backend.
 
     Raises
@@ -535,8 +535,8 @@ def _build(
     source: str,
     model_config: ModelConfig,
     training_config: TrainingConfig | None,
-    weights: dict[str, np.ndarray],
-    probe: np.ndarray,
+    weights: dict[str, AnyArray],
+    probe: ComplexArray,
     scale: float,
 ) -> ModelBundle:
     validate_weights(weights, model_config, source, target_name)
@@ -639,7 +639,9 @@ def convert_bundle(bundle: ModelBundle, source: BackendAPI, target: BackendAPI) 
     return converted
 
 
-def resized_bundle(bundle: ModelBundle, N: int, probe: np.ndarray, api: BackendAPI) -> ModelBundle:
+def resized_bundle(
+    bundle: ModelBundle, N: int, probe: ComplexArray, api: BackendAPI
+) -> ModelBundle:
     """The same ``backprop_unet`` model, rebuilt for ``N x N`` patterns (ARCH-014).
 
     The U-Net's layer shapes do not depend on ``N`` (:mod:`ptycho.network_layout`), so its

@@ -13,12 +13,13 @@ import argparse
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ptycho.array_types import AnyArray, ComplexArray, FloatArray
 from ptycho.atomic import atomic_write_json
 
 __all__ = ["build_parser", "load_reconstruction", "load_truth", "main", "parse_roi"]
@@ -93,7 +94,7 @@ def _open_npz(path: Path, what: str) -> Any:
     return open_npz(path, what="NPZ file", fix="save it with numpy.savez(path, object=...)")
 
 
-def _as_image(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
+def _as_image(arr: AnyArray, path: Path, key: str) -> AnyArray:
     arr = np.asarray(arr)
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
@@ -106,7 +107,7 @@ def _as_image(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
     return arr.astype(np.complex128)
 
 
-def load_reconstruction(path: Path) -> np.ndarray:
+def load_reconstruction(path: Path) -> ComplexArray:
     """Read the reconstructed object ``(H, W)`` complex from an NPZ (key ``object`` or
     ``reconstructed_object``)."""
     with _open_npz(path, "reconstruction") as f:
@@ -119,7 +120,7 @@ def load_reconstruction(path: Path) -> np.ndarray:
         )
 
 
-def load_truth(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int | None]:
+def load_truth(path: Path) -> tuple[ComplexArray, FloatArray | None, FloatArray | None, int | None]:
     """Read ``(objectGuess, xcoords, ycoords, N)`` from a ground-truth NPZ (our format)."""
     with _open_npz(path, "ground-truth") as f:
         if "objectGuess" not in f.files:
@@ -141,8 +142,8 @@ def load_truth(path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | 
 def parse_roi(
     spec: str,
     shape: tuple[int, int],
-    x: np.ndarray | None,
-    y: np.ndarray | None,
+    x: FloatArray | None,
+    y: FloatArray | None,
     n: int | None,
     margin: int = 0,
 ) -> tuple[slice, slice] | None:
@@ -172,8 +173,8 @@ def parse_roi(
     return (slice(r0, r1), slice(c0, c1))
 
 
-def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _jsonable(metrics: Mapping[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for k, v in metrics.items():
         if isinstance(v, float) and not math.isfinite(v):
             out[k] = str(v)

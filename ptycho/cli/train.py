@@ -28,9 +28,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ptycho.metrics import ComparisonMetrics
 
 __all__ = [
     "build_parser",
@@ -45,7 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _add_bool(parser: argparse.ArgumentParser, name: str, default: bool, text: str) -> None:
+def _add_bool(parser: argparse._ActionsContainer, name: str, default: bool, text: str) -> None:
     parser.add_argument(
         f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=text
     )
@@ -343,7 +346,7 @@ def _require_file(path: Path, flag: str) -> None:
         raise FileNotFoundError(f"{flag} {path} does not exist; pass the path of an NPZ scan")
 
 
-def quality_against_truth(recon: Any, raw: Any, crop: int = 20) -> dict[str, float] | None:
+def quality_against_truth(recon: Any, raw: Any, crop: int = 20) -> ComparisonMetrics | None:
     """Amplitude/phase SSIM and PSNR of a reconstruction against ``raw.objectGuess`` (or None).
 
     The region is the scanned area (:func:`ptycho.metrics.scanned_roi`) shrunk to what the
@@ -364,7 +367,7 @@ def quality_against_truth(recon: Any, raw: Any, crop: int = 20) -> dict[str, flo
     return compare(recon.object, truth, roi=roi)
 
 
-def format_quality(metrics: dict[str, float]) -> str:
+def format_quality(metrics: ComparisonMetrics) -> str:
     """One line of amplitude/phase SSIM and PSNR."""
     return (
         f"amplitude SSIM {metrics['amp_ssim']:.4f}, PSNR {metrics['amp_psnr']:.2f} dB; "

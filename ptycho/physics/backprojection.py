@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import Complex128Array, ComplexArray, Float32Array
+
 __all__ = [
     "BACKPROJECTION_REG",
     "PHASOR_EPS",
@@ -41,7 +43,7 @@ BACKPROJECTION_REG = 0.1
 PHASOR_EPS = 1e-6
 
 
-def _probe(probe: npt.ArrayLike) -> np.ndarray:
+def _probe(probe: npt.ArrayLike) -> Complex128Array:
     p = np.asarray(probe)
     if p.ndim == 3 and p.shape[-1] == 1:
         p = p[..., 0]
@@ -54,7 +56,7 @@ def _probe(probe: npt.ArrayLike) -> np.ndarray:
     return p.astype(np.complex128)
 
 
-def probe_far_field_phasor(probe: npt.ArrayLike) -> np.ndarray:
+def probe_far_field_phasor(probe: npt.ArrayLike) -> Complex128Array:
     """Unit phasor of the probe's far field, ``(N, N) complex128``, zero frequency at the centre.
 
     ``u = F_P / (|F_P| + PHASOR_EPS * max|F_P|)`` with ``F_P = fftshift(FFT2_ortho(P))``.
@@ -62,12 +64,13 @@ def probe_far_field_phasor(probe: npt.ArrayLike) -> np.ndarray:
     p = _probe(probe)
     spectrum = np.fft.fftshift(np.fft.fft2(p, norm="ortho"))
     magnitude = np.abs(spectrum)
-    return spectrum / (magnitude + PHASOR_EPS * magnitude.max())
+    phasor: Complex128Array = spectrum / (magnitude + PHASOR_EPS * magnitude.max())
+    return phasor
 
 
 def backproject(
     amplitude: npt.ArrayLike, probe: npt.ArrayLike, reg: float = BACKPROJECTION_REG
-) -> np.ndarray:
+) -> ComplexArray:
     """One modulus projection from a flat object: the real-space object estimate ``O'``.
 
     Parameters
@@ -97,14 +100,14 @@ def backproject(
     spectrum = np.fft.ifftshift(x.astype(np.float64) * phasor, axes=(-2, -1))
     psi = np.fft.ifft2(spectrum, axes=(-2, -1), norm="ortho")
     weight = np.abs(p) ** 2
-    estimate = np.conj(p) * psi / (weight + reg * weight.max())
+    estimate: ComplexArray = np.conj(p) * psi / (weight + reg * weight.max())
     double = x.dtype == np.float64
     return estimate.astype(np.complex128 if double else np.complex64)
 
 
 def backprojection_features(
     X: npt.ArrayLike, probe: npt.ArrayLike, reg: float = BACKPROJECTION_REG
-) -> np.ndarray:
+) -> Float32Array:
     """Network input of ``backprop_unet``: central ``N/2`` of ``O'``, real and imaginary parts.
 
     Parameters

@@ -18,9 +18,12 @@ double precision, and losses are Python floats.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ptycho.array_types import AnyArray, ComplexArray, Float64Array, FloatArray, InexactArray
 
 __all__ = [
     "AMP_ACTIVATIONS",
@@ -47,19 +50,19 @@ DEFAULT_NLL_EPS = 1e-6
 AMP_ACTIVATIONS: tuple[str, ...] = ("sigmoid", "swish", "softplus", "relu")
 
 
-def _is_double(arr: np.ndarray) -> bool:
+def _is_double(arr: AnyArray) -> bool:
     return arr.dtype in (np.dtype(np.float64), np.dtype(np.complex128))
 
 
-def _real_out(double: bool) -> np.dtype:
+def _real_out(double: bool) -> np.dtype[np.floating[Any]]:
     return np.dtype(np.float64 if double else np.float32)
 
 
-def _complex_out(double: bool) -> np.dtype:
+def _complex_out(double: bool) -> np.dtype[np.complexfloating[Any, Any]]:
     return np.dtype(np.complex128 if double else np.complex64)
 
 
-def _numeric(name: str, value: npt.ArrayLike) -> np.ndarray:
+def _numeric(name: str, value: npt.ArrayLike) -> AnyArray:
     arr = np.asarray(value)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
@@ -68,7 +71,7 @@ def _numeric(name: str, value: npt.ArrayLike) -> np.ndarray:
     return arr
 
 
-def combine_amp_phase(amp: npt.ArrayLike, phase: npt.ArrayLike) -> np.ndarray:
+def combine_amp_phase(amp: npt.ArrayLike, phase: npt.ArrayLike) -> ComplexArray:
     """Complex object from amplitude and phase, ``amp * exp(i * phase)`` (polar form).
 
     Parameters
@@ -85,17 +88,17 @@ def combine_amp_phase(amp: npt.ArrayLike, phase: npt.ArrayLike) -> np.ndarray:
     a = _numeric("amp", amp)
     p = _numeric("phase", phase)
     double = _is_double(a) or _is_double(p)
-    out = a.astype(np.float64) * np.exp(1j * p.astype(np.float64))
+    out: ComplexArray = a.astype(np.float64) * np.exp(1j * p.astype(np.float64))
     return out.astype(_complex_out(double), copy=False)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _sigmoid(x: FloatArray) -> FloatArray:
     # Numerically stable logistic: exp only of non-positive arguments.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def amp_activation(name: str, x: npt.ArrayLike) -> np.ndarray:
+def amp_activation(name: str, x: npt.ArrayLike) -> FloatArray:
     """Amplitude head activation (design D3).
 
     Parameters
@@ -133,7 +136,7 @@ def amp_activation(name: str, x: npt.ArrayLike) -> np.ndarray:
     return out.astype(_real_out(double), copy=False)
 
 
-def phase_activation(x: npt.ArrayLike) -> np.ndarray:
+def phase_activation(x: npt.ArrayLike) -> FloatArray:
     """Phase head activation ``pi * tanh(x)`` (radians, in ``(-pi, pi)``).
 
     Parameters
@@ -149,7 +152,7 @@ def phase_activation(x: npt.ArrayLike) -> np.ndarray:
     return out.astype(_real_out(_is_double(xa)), copy=False)
 
 
-def illuminate(object_patches: npt.ArrayLike, probe: npt.ArrayLike) -> np.ndarray:
+def illuminate(object_patches: npt.ArrayLike, probe: npt.ArrayLike) -> ComplexArray:
     """Exit wave ``Psi = P * O`` (the probe broadcasts over the leading axes).
 
     Parameters
@@ -184,7 +187,7 @@ def illuminate(object_patches: npt.ArrayLike, probe: npt.ArrayLike) -> np.ndarra
     return out.astype(_complex_out(double), copy=False)
 
 
-def gaussian_kernel_1d(sigma: float) -> np.ndarray:
+def gaussian_kernel_1d(sigma: float) -> Float64Array:
     """The 3-tap kernel ``softmax(-x^2 / (2 sigma^2))`` over ``x in {-1, 0, 1}``.
 
     Parameters
@@ -203,10 +206,11 @@ def gaussian_kernel_1d(sigma: float) -> np.ndarray:
     logits = -(x**2) / (2.0 * float(sigma) ** 2)
     logits -= logits.max()
     k = np.exp(logits)
-    return k / k.sum()
+    kernel: Float64Array = k / k.sum()
+    return kernel
 
 
-def gaussian_smooth_3x3(field: npt.ArrayLike, sigma: float) -> np.ndarray:
+def gaussian_smooth_3x3(field: npt.ArrayLike, sigma: float) -> InexactArray:
     """3x3 Gaussian blur of the last two axes with REFLECT padding (optional exit-wave smoothing).
 
     The 2-D kernel is the outer product of :func:`gaussian_kernel_1d`; the real and imaginary
@@ -242,11 +246,11 @@ def gaussian_smooth_3x3(field: npt.ArrayLike, sigma: float) -> np.ndarray:
     pad = [(0, 0)] * (work.ndim - 2) + [(1, 1), (1, 1)]
     padded = np.pad(work, pad, mode="reflect")
     rows = k[0] * padded[..., :-2, :] + k[1] * padded[..., 1:-1, :] + k[2] * padded[..., 2:, :]
-    out = k[0] * rows[..., :-2] + k[1] * rows[..., 1:-1] + k[2] * rows[..., 2:]
+    out: InexactArray = k[0] * rows[..., :-2] + k[1] * rows[..., 1:-1] + k[2] * rows[..., 2:]
     return out.astype(out_dtype, copy=False)
 
 
-def far_field_amplitude(exit_wave: npt.ArrayLike) -> np.ndarray:
+def far_field_amplitude(exit_wave: npt.ArrayLike) -> FloatArray:
     """Far-field diffraction amplitude (ARCH-006).
 
     ``A = sqrt(fftshift(|FFT2(Psi)|^2) / (H * W))`` over the last two axes: orthonormal (so
@@ -280,7 +284,7 @@ def forward_amplitude(
     *,
     smoothing_sigma: float = 0.0,
     probe_mask: npt.ArrayLike | None = None,
-) -> np.ndarray:
+) -> FloatArray:
     """Object patches to predicted diffraction amplitude (design D3).
 
     ``Psi = P * O``; optionally ``Psi <- gaussian_smooth_3x3(Psi, smoothing_sigma)``; optionally
@@ -298,7 +302,7 @@ def forward_amplitude(
     -------
     (..., N, N) float32 (float64 for double-precision inputs)
     """
-    psi = illuminate(object_patches, probe)
+    psi: InexactArray = illuminate(object_patches, probe)
     if smoothing_sigma:
         psi = gaussian_smooth_3x3(psi, smoothing_sigma)
     if probe_mask is not None:

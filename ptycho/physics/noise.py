@@ -11,6 +11,8 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import FloatArray, IntArray
+
 __all__ = ["as_generator", "poisson_amplitude", "poisson_counts"]
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def as_generator(rng: np.random.Generator | int) -> np.random.Generator:
     )
 
 
-def poisson_counts(expected_counts: npt.ArrayLike, rng: np.random.Generator | int) -> np.ndarray:
+def poisson_counts(expected_counts: npt.ArrayLike, rng: np.random.Generator | int) -> IntArray:
     """Draw Poisson counts with the given means.
 
     Parameters
@@ -66,7 +68,7 @@ def poisson_counts(expected_counts: npt.ArrayLike, rng: np.random.Generator | in
 
 def poisson_amplitude(
     amplitude: npt.ArrayLike, scale: float, rng: np.random.Generator | int
-) -> np.ndarray:
+) -> FloatArray:
     """Noisy amplitude ``sqrt(Poisson((scale * A)^2)) / scale``.
 
     ``(scale * A)^2`` are the expected counts; the result is back in the units of ``A``, so

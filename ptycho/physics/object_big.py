@@ -27,6 +27,7 @@ import logging
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import ComplexArray, Float32Array, Float64Array, FloatArray, InexactArray
 from ptycho.physics.shift import translate
 
 __all__ = [
@@ -81,7 +82,7 @@ def padded_size(
     return int(N + (gridsize - 1) * offset + max_jitter)
 
 
-def center_mask(N: int) -> np.ndarray:
+def center_mask(N: int) -> Float32Array:
     """Ones on the central ``N/2 x N/2`` square (rows/cols ``N//4 .. N//4 + N//2 - 1``).
 
     Parameters
@@ -102,7 +103,7 @@ def center_mask(N: int) -> np.ndarray:
     return mask
 
 
-def border_mask(N: int) -> np.ndarray:
+def border_mask(N: int) -> FloatArray:
     """Zeros on the central ``N/2 x N/2`` square, ones elsewhere (``1 - center_mask(N)``).
 
     Parameters
@@ -117,7 +118,7 @@ def border_mask(N: int) -> np.ndarray:
     return 1.0 - center_mask(N)
 
 
-def _validate_coords(coords_relative: npt.ArrayLike, batch: int, channels: int) -> np.ndarray:
+def _validate_coords(coords_relative: npt.ArrayLike, batch: int, channels: int) -> Float64Array:
     coords = np.asarray(coords_relative, dtype=np.float64)
     expected = (batch, 1, 2, channels)
     if coords.shape != expected:
@@ -134,7 +135,7 @@ def _crop_start(padded: int, n: int) -> int:
     return (padded - n) // 2
 
 
-def _pad_to_canvas(stack: np.ndarray, padded: int) -> np.ndarray:
+def _pad_to_canvas(stack: InexactArray, padded: int) -> InexactArray:
     """Zero pad the last two axes of ``stack`` (..., N, N) to (..., padded, padded), centred."""
     n = stack.shape[-1]
     before = _crop_start(padded, n)
@@ -145,7 +146,7 @@ def _pad_to_canvas(stack: np.ndarray, padded: int) -> np.ndarray:
 
 def merge_group_patches(
     patches: npt.ArrayLike, coords_relative: npt.ArrayLike, padded: int
-) -> np.ndarray:
+) -> ComplexArray:
     """Merge the C patches of each group on its own canvas (ARCH-010 steps 1-3).
 
     Parameters
@@ -178,13 +179,13 @@ def merge_group_patches(
     moved = translate(_pad_to_canvas(stack, padded), dx, dy)  # complex128
     mask = np.broadcast_to(center_mask(n).astype(np.float64), (b, c, n, n))
     counts = translate(_pad_to_canvas(mask, padded), dx, dy).sum(axis=1)  # (B, P, P) float64
-    merged = moved.sum(axis=1) / np.maximum(counts, 1.0)
+    merged: ComplexArray = moved.sum(axis=1) / np.maximum(counts, 1.0)
     return merged.astype(out_dtype, copy=False)
 
 
 def extract_group_patches(
     canvas: npt.ArrayLike, coords_relative: npt.ArrayLike, N: int
-) -> np.ndarray:
+) -> ComplexArray:
     """Re-extract each channel from its group's canvas (ARCH-010 step 5).
 
     Channel ``c`` of group ``b`` is ``crop_N(translate(canvas[b], +coords_relative[b, ..., c]))``:
@@ -230,7 +231,7 @@ def extract_group_patches(
 
 def object_big_roundtrip(
     patches: npt.ArrayLike, coords_relative: npt.ArrayLike, padded: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[ComplexArray, ComplexArray]:
     """Merge the patches of each group and re-extract them (ARCH-010).
 
     Parameters

@@ -30,6 +30,8 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from ptycho.array_types import AnyArray, Float64Array, FloatArray, InexactArray, IntArray
+
 __all__ = ["extract_patches", "place_patches", "place_patches_with_weights", "translate"]
 
 logger = logging.getLogger(__name__)
@@ -54,19 +56,19 @@ def _work_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _check_finite(name: str, arr: np.ndarray) -> None:
+def _check_finite(name: str, arr: AnyArray) -> None:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or Inf values; remove or replace them first")
 
 
-def _as_array(name: str, value: npt.ArrayLike) -> np.ndarray:
+def _as_array(name: str, value: npt.ArrayLike) -> AnyArray:
     arr = np.asarray(value)
     if arr.dtype == object:
         raise ValueError(f"{name} must be a numeric array, got an object array")
     return arr
 
 
-def _shift_axis(arr: np.ndarray, shift: np.ndarray, axis: int) -> np.ndarray:
+def _shift_axis(arr: InexactArray, shift: FloatArray, axis: int) -> InexactArray:
     """Two-tap linear shift of ``arr`` (B, H, W) along ``axis`` (1 or 2) by ``shift`` (B,).
 
     ``out[..., k, ...] = (1 - f) * in[k + k0] + f * in[k + k0 + 1]`` with ``k0 = floor(-shift)``
@@ -86,13 +88,15 @@ def _shift_axis(arr: np.ndarray, shift: np.ndarray, axis: int) -> np.ndarray:
     if axis == 1:
         g0 = np.take_along_axis(arr, i0[:, :, None], axis=1)
         g1 = np.take_along_axis(arr, i1[:, :, None], axis=1)
-        return g0 * w0[:, :, None] + g1 * w1[:, :, None]
+        shifted: InexactArray = g0 * w0[:, :, None] + g1 * w1[:, :, None]
+        return shifted
     g0 = np.take_along_axis(arr, i0[:, None, :], axis=2)
     g1 = np.take_along_axis(arr, i1[:, None, :], axis=2)
-    return g0 * w0[:, None, :] + g1 * w1[:, None, :]
+    shifted = g0 * w0[:, None, :] + g1 * w1[:, None, :]
+    return shifted
 
 
-def translate(images: npt.ArrayLike, dx: npt.ArrayLike, dy: npt.ArrayLike) -> np.ndarray:
+def translate(images: npt.ArrayLike, dx: npt.ArrayLike, dy: npt.ArrayLike) -> InexactArray:
     """Translate images by sub-pixel amounts with bilinear interpolation (ARCH-003).
 
     Content moves by ``+dx`` columns and ``+dy`` rows:
@@ -145,7 +149,7 @@ def translate(images: npt.ArrayLike, dx: npt.ArrayLike, dy: npt.ArrayLike) -> np
     return work.reshape(img.shape).astype(out_dtype, copy=False)
 
 
-def _validate_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _validate_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.ndim != 1 or ya.ndim != 1 or xa.shape != ya.shape:
@@ -159,8 +163,8 @@ def _validate_positions(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray,
 
 
 def _window_geometry(
-    x: np.ndarray, y: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    x: Float64Array, y: Float64Array, n: int
+) -> tuple[IntArray, IntArray, Float64Array, Float64Array]:
     """Integer window origin (row0, col0) and fractional parts (fy, fx) for each patch."""
     half = n // 2
     fy_floor = np.floor(y)
@@ -175,7 +179,7 @@ def _chunks(total: int, per_item: int) -> Sequence[slice]:
     return [slice(start, min(start + step, total)) for start in range(0, total, step)]
 
 
-def extract_patches(obj: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, N: int) -> np.ndarray:
+def extract_patches(obj: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, N: int) -> InexactArray:
     """Cut ``N x N`` patches centred on sub-pixel positions (ARCH-002, ARCH-004).
 
     ``out[p, i, j] = bilinear(obj, y[p] - N//2 + i, x[p] - N//2 + j)``; neighbours outside the
@@ -235,7 +239,7 @@ def place_patches(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     shape: tuple[int, int],
-) -> np.ndarray:
+) -> InexactArray:
     """Accumulate patches onto a canvas: the exact adjoint of :func:`extract_patches`.
 
     Each patch value is spread with the bilinear weights of ARCH-004 onto the four object pixels
@@ -266,7 +270,7 @@ def place_patches_with_weights(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     shape: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[InexactArray, FloatArray]:
     """:func:`place_patches` plus the placement of all-ones patches, in one pass.
 
     Parameters
@@ -286,12 +290,12 @@ def place_patches_with_weights(
     """
     pa, xa, ya, h, w = _validate_place_inputs(patches, x, y, shape)
     canvas, weights = _accumulate(pa, xa, ya, h, w, with_weights=True)
-    return canvas, cast(np.ndarray, weights)
+    return canvas, cast(FloatArray, weights)
 
 
 def _validate_place_inputs(
     patches: npt.ArrayLike, x: npt.ArrayLike, y: npt.ArrayLike, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+) -> tuple[InexactArray, Float64Array, Float64Array, int, int]:
     """Shared validation of :func:`place_patches` arguments; returns (patches, x, y, H, W)."""
     pa = _as_array("patches", patches)
     if pa.ndim != 3 or pa.shape[1] != pa.shape[2]:
@@ -310,7 +314,7 @@ def _validate_place_inputs(
     return pa, xa, ya, h, w
 
 
-def _spread(data: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
+def _spread(data: InexactArray, wy: FloatArray, wx: FloatArray) -> InexactArray:
     """Bilinear spread of (..., p, N, N) float data onto (..., p, N+1, N+1) integer windows.
 
     Separable form of the four-weight rule: rows first (``1 - wy`` on row k, ``wy`` on row
@@ -327,8 +331,8 @@ def _spread(data: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> np.ndarray:
 
 
 def _accumulate(
-    pa: np.ndarray, xa: np.ndarray, ya: np.ndarray, h: int, w: int, with_weights: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
+    pa: InexactArray, xa: Float64Array, ya: Float64Array, h: int, w: int, with_weights: bool
+) -> tuple[InexactArray, FloatArray | None]:
     """Adjoint accumulation in float64/complex128; optionally also places all-ones patches.
 
     Returns the (H, W) canvas (float64 or complex128) and, when ``with_weights``, the (H, W)

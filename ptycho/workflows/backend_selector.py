@@ -26,6 +26,7 @@ This module imports neither TensorFlow nor torch at module level.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from ptycho.workflows.registry import (
 )
 
 if TYPE_CHECKING:
+    from ptycho.array_types import FloatArray
     from ptycho.backend import EpochCallback, ModelBundle
     from ptycho.config.config import InferenceConfig, PyTorchExecutionConfig, TrainingConfig
     from ptycho.loader import PtychoDataContainer
@@ -98,7 +100,7 @@ def run_cdi_example_with_backend(
     M: int = 20,
     do_stitching: bool = False,
     torch_execution_config: PyTorchExecutionConfig | None = None,
-) -> tuple[Any, Any, dict[str, Any]]:
+) -> tuple[FloatArray | None, FloatArray | None, dict[str, Any]]:
     """Train and (with test data) reconstruct with ``config.backend``.
 
     Returns ``(recon_amp, recon_phase, results)`` exactly like the backend's ``run_cdi_example``,
@@ -237,7 +239,7 @@ def convert_bundle_to_backend(bundle: ModelBundle, backend: str) -> ModelBundle:
 
 
 def load_inference_bundle_with_backend(
-    bundle_path: str | Path,
+    bundle_path: str | os.PathLike[str],
     config: InferenceConfig | None = None,
     backend: str | None = None,
 ) -> ModelBundle:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.array_types import AnyArray, FloatArray
 from ptycho.atomic import atomic_output
 from ptycho.containers import create_ptycho_data_container
 from ptycho.history import HISTORY_FILENAME, write_history_csv
@@ -260,7 +261,7 @@ def run_cdi_example(
     M: int = 20,
     do_stitching: bool = False,
     execution_config: PyTorchExecutionConfig | None = None,
-) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+) -> tuple[FloatArray | None, FloatArray | None, dict[str, Any]]:
     """Train, then reconstruct and stitch the test data.
 
     When ``test_data`` is given the test scan is always reconstructed and stitched
@@ -355,7 +356,7 @@ def _atomic_write(path: Path, write: Any) -> None:
         write(str(tmp))
 
 
-def _save_image(image: np.ndarray, path: Path, title: str, cmap: str) -> None:
+def _save_image(image: FloatArray, path: Path, title: str, cmap: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -391,8 +392,8 @@ def save_loss_curve(history: Mapping[str, list[float]], path: str | os.PathLike[
 
 
 def save_outputs(
-    amp: np.ndarray | None,
-    phase: np.ndarray | None,
+    amp: FloatArray | None,
+    phase: FloatArray | None,
     results: Mapping[str, Any] | None,
     output_prefix: str | os.PathLike[str],
 ) -> None:
@@ -428,13 +429,14 @@ def save_outputs(
         _save_image(amp, out / AMPLITUDE_PNG, "reconstructed amplitude", "gray")
         _save_image(phase, out / PHASE_PNG, "reconstructed phase (rad)", "viridis")
 
-        arrays: dict[str, np.ndarray] = {"object": obj, "amplitude": amp, "phase": phase}
+        arrays: dict[str, AnyArray] = {"object": obj, "amplitude": amp, "phase": phase}
         if results.get("probe") is not None:
             arrays["probe"] = np.asarray(results["probe"], dtype=np.complex64)
 
         def write_npz(tmp: str) -> None:
             with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+                # mypy matches **arrays against savez's keyword-only allow_pickle: bool
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
 
         _atomic_write(out / RECONSTRUCTION_NPZ, write_npz)
     history = results.get("history")

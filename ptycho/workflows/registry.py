@@ -30,14 +30,16 @@ This module imports no framework; the backends are imported by name, lazily.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ptycho.backend import BACKEND_OPERATIONS
 
 if TYPE_CHECKING:
-    from ptycho.backend import BackendAPI
+    from ptycho.array_types import FloatArray
+    from ptycho.backend import BackendAPI, ModelBundle
 
 __all__ = [
     "INSTALL_COMMANDS",
@@ -134,12 +136,24 @@ register_backend(
 INSTALL_COMMANDS: dict[str, str] = {name: s.install_command for name, s in _REGISTRY.items()}
 
 
+class BackendWorkflows(Protocol):
+    """The workflow module of a backend, as :mod:`ptycho.workflows.backend_selector` calls it.
+
+    The arguments are the backends' own (both take the same ones; see
+    :mod:`ptycho.workflows.components`); the return types are the contract.
+    """
+
+    train_cdi_model: Callable[..., dict[str, Any]]
+    run_cdi_example: Callable[..., tuple[FloatArray | None, FloatArray | None, dict[str, Any]]]
+    train: Callable[..., ModelBundle]
+
+
 def backend_names() -> tuple[str, ...]:
     """Registered backend names, the built-in ones first."""
     return tuple(_REGISTRY)
 
 
-def validate_backend(name: Any) -> str:
+def validate_backend(name: object) -> str:
     """Return ``name`` if it is a registered backend, else raise ``ValueError`` with the choices."""
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(
@@ -148,7 +162,7 @@ def validate_backend(name: Any) -> str:
     return name
 
 
-def backend_spec(name: Any) -> BackendSpec:
+def backend_spec(name: object) -> BackendSpec:
     """The :class:`BackendSpec` of ``name`` (``ValueError`` for an unknown name)."""
     return _REGISTRY[validate_backend(name)]
 
@@ -177,7 +191,7 @@ def _import(spec: BackendSpec, module_name: str) -> ModuleType:
         raise _missing(spec, exc.name or "a dependency", exc) from exc
 
 
-def get_backend(name: Any) -> BackendAPI:
+def get_backend(name: object) -> BackendAPI:
     """Import and return the API module of backend ``name``, checked against the protocol.
 
     Only that backend's packages are imported, never another backend's.
@@ -212,20 +226,20 @@ def get_backend(name: Any) -> BackendAPI:
     return cast("BackendAPI", module)
 
 
-def get_physics(name: Any) -> ModuleType:
+def get_physics(name: object) -> ModuleType:
     """Import and return the physics module of backend ``name`` (its packages checked first)."""
     spec = backend_spec(name)
     return _import(spec, spec.physics_module)
 
 
-def get_tensors(name: Any) -> ModuleType:
+def get_tensors(name: object) -> ModuleType:
     """Import and return the NumPy <-> tensor bridge of backend ``name``."""
     spec = backend_spec(name)
     return _import(spec, spec.tensors_module)
 
 
-def get_workflows(name: Any) -> Any:
+def get_workflows(name: object) -> BackendWorkflows:
     """Import and return the workflow module of backend ``name`` (its API is checked first)."""
     spec = backend_spec(name)
     get_backend(spec.name)
-    return _import(spec, spec.workflow_module)
+    return cast("BackendWorkflows", _import(spec, spec.workflow_module))
