@@ -1112,7 +1112,7 @@ def _worker_tensorflow(task: Mapping[str, Any]) -> dict[str, Any]:
 
     from ptycho.backend import ModelBundle
     from ptycho.tf import api
-    from ptycho.tf.model import build_model
+    from ptycho.tf.network import build_model
     from ptycho.workflows.backend_selector import load_inference_bundle_with_backend
 
     work = Path(task["work"])

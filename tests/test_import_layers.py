@@ -63,7 +63,7 @@ ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
             for t in (
                 "ptycho.tf.api",
                 "ptycho.tf.layers",
-                "ptycho.tf.model",
+                "ptycho.tf.network",
                 "ptycho.tf.physics",
                 "ptycho.workflows.backend_selector",
                 "ptycho_torch.api",

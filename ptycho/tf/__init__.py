@@ -6,10 +6,10 @@ is light: the submodules are imported explicitly by their users.
 - :mod:`ptycho.tf.physics`: TF mirror of :mod:`ptycho.physics` (translation, object_big merge,
   far field, losses, smoothing).
 - :mod:`ptycho.tf.layers`: the custom Keras layers (all with ``get_config``).
-- :mod:`ptycho.tf.model`: :func:`~ptycho.tf.model.build_model` and
-  :class:`~ptycho.tf.model.PtychoPINNModel`.
+- :mod:`ptycho.tf.network`: :func:`~ptycho.tf.network.build_model` and
+  :class:`~ptycho.tf.network.PtychoPINNModel`.
 - :mod:`ptycho.tf.training`: the seeded training loop.
-- :mod:`ptycho.tf.inference`: batched prediction and stitched reconstruction.
+- :mod:`ptycho.tf.prediction`: batched prediction and stitched reconstruction.
 - :mod:`ptycho.tf.persistence`: ``wts.h5.zip`` save and load (weights only, never code).
 - :mod:`ptycho.tf.api`: the shared backend contract (:class:`ptycho.backend.BackendAPI`).
 """

@@ -45,7 +45,7 @@ import tensorflow as tf
 from ptycho.backend import ModelBundle, TrainingDivergedError, TrainingInterrupted
 from ptycho.history import HISTORY_FILENAME, write_history_csv
 from ptycho.tf import physics
-from ptycho.tf.model import PtychoPINNModel, build_model
+from ptycho.tf.network import PtychoPINNModel, build_model
 
 if TYPE_CHECKING:
     from ptycho.backend import EpochCallback
@@ -320,7 +320,7 @@ def fit(
     Parameters
     ----------
     network : PtychoPINNModel
-        Built by :func:`ptycho.tf.model.build_model` for ``config.model``.
+        Built by :func:`ptycho.tf.network.build_model` for ``config.model``.
     train_data : PtychoDataContainer
         Training groups ``X (B, N, N, C)``, ``coords_nominal (B, 1, 2, C)``, optional ``Y``.
     config : TrainingConfig

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
-from ptycho.tf.model import PtychoPINNModel
+from ptycho.tf.network import PtychoPINNModel
 from ptycho.tf.training import check_container
 
 if TYPE_CHECKING:
