@@ -1068,7 +1068,7 @@ def _physics_torch(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     from ptycho.config.config import ModelConfig
     from ptycho_torch import physics as pp
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     def t(name: str) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(inputs[name]))
@@ -1219,7 +1219,7 @@ def _worker_pytorch(task: Mapping[str, Any]) -> dict[str, Any]:
     from ptycho.backend import ModelBundle
     from ptycho.config.config import PyTorchExecutionConfig
     from ptycho.workflows.backend_selector import get_backend, load_inference_bundle_with_backend
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     api = get_backend("pytorch")
     work = Path(task["work"])

@@ -87,7 +87,7 @@ def predict_patches(
     Parameters
     ----------
     bundle : ModelBundle
-        A PyTorch bundle (``network`` is a :class:`~ptycho_torch.nn.PtychoPINNNet`).
+        A PyTorch bundle (``network`` is a :class:`~ptycho_torch.network.PtychoPINNNet`).
     container : PtychoDataContainer
         Grouped data with the bundle's ``N`` and ``gridsize``.
     batch_size : int

@@ -36,7 +36,7 @@ from ptycho.archive import find_model_file as find_run_model
 from ptycho.backend import ModelBundle
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict
 from ptycho_torch.model import config_differences, resolve_configs
-from ptycho_torch.nn.model import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 
 __all__ = [
     "WEIGHTS_NAME",
@@ -72,7 +72,7 @@ def save_bundle(
     Parameters
     ----------
     bundle : ModelBundle
-        A PyTorch bundle whose ``network`` is a :class:`~ptycho_torch.nn.PtychoPINNNet`.
+        A PyTorch bundle whose ``network`` is a :class:`~ptycho_torch.network.PtychoPINNNet`.
     path : path-like
         The archive file, or a directory (then ``<dir>/wts.h5.zip``).
     extra : mapping, optional

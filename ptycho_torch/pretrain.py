@@ -43,7 +43,7 @@ from ptycho.backend import ModelBundle
 from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
 from ptycho.pretrained import RECIPE, PretrainRecipe, evaluation_scans, training_scans
 from ptycho_torch import physics
-from ptycho_torch.nn.model import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 
 __all__ = ["PretrainResult", "PretrainedScan", "evaluate", "main", "prepare_scans", "pretrain"]
 

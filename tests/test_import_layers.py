@@ -68,7 +68,7 @@ ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
                 "ptycho.workflows.backend_selector",
                 "ptycho_torch.api",
                 "ptycho_torch.datamodule",
-                "ptycho_torch.nn",
+                "ptycho_torch.network",
                 "ptycho_torch.physics",
                 "tensorflow",
                 "torch",

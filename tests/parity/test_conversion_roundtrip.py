@@ -53,7 +53,7 @@ def _initial_bundle(backend: str, container: PtychoDataContainer) -> Any:
     import torch
 
     from ptycho.backend import ModelBundle
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     with torch.random.fork_rng():
         torch.manual_seed(5)

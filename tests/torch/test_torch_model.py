@@ -1,4 +1,4 @@
-"""The plain network (ptycho_torch.nn): normative architecture, names, shapes, parameters."""
+"""The plain network (ptycho_torch.network): normative architecture, names, shapes, parameters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from ptycho.config.config import ModelConfig
 from ptycho.weights import expected_weight_shapes, torch_key
-from ptycho_torch.nn import DiffractionToObject, PtychoPINNNet, conv_parameter_count
+from ptycho_torch.network import DiffractionToObject, PtychoPINNNet, conv_parameter_count
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ import ptycho_torch.api, ptycho_torch.train, ptycho_torch.inference, ptycho_torc
 import ptycho_torch.workflows.components, ptycho_torch.datamodule, ptycho_torch.config_bridge
 import torch
 from ptycho.config.config import ModelConfig
-from ptycho_torch.nn import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 PtychoPINNNet(ModelConfig(n_filters_scale=1))(torch.rand(1, 1, 64, 64), torch.zeros(1, 1, 2, 1))
 bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]
 assert not bad, bad
