@@ -124,7 +124,7 @@ def evaluate(bundle: ModelBundle, scans: dict[str, Any]) -> dict[str, dict[str, 
     """Network-alone amplitude/phase SSIM on each held-out scan (scanned region, the scan's
     own probe, ``ptycho.metrics.compare``)."""
     from ptycho.metrics import compare, scanned_roi
-    from ptycho_torch.inference import reconstruct
+    from ptycho_torch.prediction import reconstruct
 
     config = InferenceConfig(model=bundle.model_config, backend="pytorch", probe_source="data")
     out = {}

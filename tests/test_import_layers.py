@@ -77,10 +77,6 @@ ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
         # ptycho/ptychodus_files.py's writer='auto'/'ptychodus' path imports ptychodus.api
         # (task B item 5, not done yet: move that writer to ptycho_reconstructor/).
         ("ptycho.ptychodus_files", "ptychodus"),
-        # ptycho_torch.inference holds both the CLI and the backend's predict/reconstruct,
-        # which the torch API re-exports (the mirrored-backends step splits it).
-        ("ptycho_torch.api", "ptycho_torch.inference"),
-        ("ptycho_torch.api.base_api", "ptycho_torch.inference"),
     }
 )
 

@@ -108,6 +108,7 @@ import sys
 import ptycho_torch
 assert 'torch' not in sys.modules, 'import ptycho_torch loaded torch'
 import ptycho_torch.api, ptycho_torch.train, ptycho_torch.inference, ptycho_torch.persistence
+import ptycho_torch.prediction, ptycho_torch.network, ptycho_torch.training
 import ptycho_torch.workflows.components, ptycho_torch.datamodule, ptycho_torch.config_bridge
 import torch
 from ptycho.config.config import ModelConfig
