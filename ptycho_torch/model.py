@@ -41,7 +41,7 @@ import torch
 
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict, to_dict
 from ptycho_torch import physics
-from ptycho_torch.network import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet, build_model
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
@@ -225,13 +225,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         intensity_scale: float,
     ) -> PtychoPINNNet:
         """Build the plain network (override to swap architectures)."""
-        return PtychoPINNNet(
-            model,
-            probe=probe,
-            intensity_scale=intensity_scale,
-            probe_trainable=training.probe_trainable,
-            intensity_scale_trainable=training.intensity_scale_trainable,
-        )
+        return build_model(model, training, probe, intensity_scale)
 
     # -- forward and losses -----------------------------------------------------------------------
     def forward(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> Any:

@@ -39,7 +39,7 @@ from ptycho_torch.model import config_differences, resolve_configs
 from ptycho_torch.network import PtychoPINNNet
 
 __all__ = [
-    "WEIGHTS_NAME",
+    "WEIGHTS_FILE",
     "bundle_from_state_dict",
     "find_model_file",
     "load_bundle",
@@ -51,7 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Archive member holding the torch weights.
-WEIGHTS_NAME = "weights.safetensors"
+WEIGHTS_FILE = "weights.safetensors"
 #: Key prefix of the network inside a Lightning checkpoint's state dict.
 _NET_PREFIX = "net."
 
@@ -93,7 +93,7 @@ def save_bundle(
     weights = state_dict_bytes(bundle.network)
     manifest = build_manifest(
         bundle,
-        WEIGHTS_NAME,
+        WEIGHTS_FILE,
         extra={
             "weights_format": "safetensors",
             "torch_version": torch.__version__,
@@ -102,7 +102,7 @@ def save_bundle(
         },
     )
     return write_archive(
-        path, manifest, {WEIGHTS_NAME: weights, "probe.npy": probe_to_bytes(bundle.probe)}
+        path, manifest, {WEIGHTS_FILE: weights, "probe.npy": probe_to_bytes(bundle.probe)}
     )
 
 
