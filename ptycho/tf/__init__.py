@@ -1,7 +1,9 @@
 """TensorFlow/Keras 3 backend of PtychoPINN.
 
 The only package of :mod:`ptycho` that imports TensorFlow or Keras. Importing ``ptycho.tf`` itself
-is light: the submodules are imported explicitly by their users.
+is light: the submodules are imported explicitly by their users. ``api``, ``physics``,
+``network``, ``training``, ``persistence`` and ``prediction`` are mirrored in ``ptycho_torch``
+under the same names (``tests/architecture/test_mirrored_backends.py``); ``layers`` is TF only.
 
 - :mod:`ptycho.tf.physics`: TF mirror of :mod:`ptycho.physics` (translation, object_big merge,
   far field, losses, smoothing).
