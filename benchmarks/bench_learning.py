@@ -5,7 +5,7 @@ Run from the repository root (one recipe per process; run two side by side on tw
     .venv/bin/python benchmarks/bench_learning.py unet-g2 --minutes 10
     .venv/bin/python benchmarks/bench_learning.py --plot /tmp/ptychopinn_learning  # PNG + table
 
-Every recipe trains the product's PyTorch network (:class:`ptycho_torch.nn.PtychoPINNNet`, the
+Every recipe trains the product's PyTorch network (:class:`ptycho_torch.network.PtychoPINNNet`, the
 same layers and physics as ``ptycho-train``; TensorFlow is the same method to 1e-7, see
 ``python -m ptycho.parity``) with a plain Adam loop instead of the Lightning trainer, so the
 quality can be sampled in wall-clock time: every ``--eval_minutes`` the network reconstructs the
@@ -136,7 +136,7 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_train_test
     from ptycho_torch import physics
-    from ptycho_torch.nn.model import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     recipe = RECIPES[name]
     torch.set_num_threads(args.threads)

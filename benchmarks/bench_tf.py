@@ -64,7 +64,7 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
     from ptycho.physics.forward import intensity_scale
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_dataset
-    from ptycho.tf.model import build_model
+    from ptycho.tf.network import build_model
     from ptycho.tf.training import fit
 
     n_positions = max(args.train_groups, 16)
@@ -111,7 +111,7 @@ def bench_inference(gridsize: int, args: argparse.Namespace) -> dict[str, float]
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_dataset
     from ptycho.tf.api import reconstruct
-    from ptycho.tf.model import build_model
+    from ptycho.tf.network import build_model
 
     sim = simulate_dataset(N=64, n_positions=args.infer_patterns, nphotons=1e6, seed=3)
     model = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.n_filters_scale)

@@ -139,7 +139,7 @@ def bench_inference(gridsize: int, args: argparse.Namespace) -> dict[str, float]
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_dataset
     from ptycho_torch.api import reconstruct
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     sim = simulate_dataset(N=64, n_positions=args.infer_patterns, nphotons=1e6, seed=3)
     model = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.n_filters_scale)

@@ -8,17 +8,24 @@ backend calls :func:`require_torch` first, so a missing installation gives one c
 
 Module map
 ----------
+Mirrored in ``ptycho.tf`` under the same names (``tests/architecture/test_mirrored_backends.py``):
+
+``api``            the shared backend contract (:class:`ptycho.backend.BackendAPI`)
 ``physics``        torch mirror of :mod:`ptycho.physics` (ARCH-003..010)
-``nn``             plain ``nn.Module`` network (layer names shared with the TF backend)
-``model``          thin ``PtychoPINN_Lightning`` LightningModule
-``datamodule``     LightningDataModule over :class:`ptycho.loader.PtychoDataContainer`
+``network``        plain ``nn.Module`` network and ``build_model`` (layer names shared with TF)
 ``training``       Lightning ``Trainer`` construction and the ``train`` entry point
 ``persistence``    ``wts.h5.zip`` archives and Lightning ``.ckpt`` loading (weights only)
-``api``            the shared backend contract (:class:`ptycho.backend.BackendAPI`)
+``prediction``     ``predict_patches`` and ``reconstruct`` (prediction and stitching)
+
+PyTorch-specific modules and fixed-name entry points:
+
+``model``          thin ``PtychoPINN_Lightning`` LightningModule
+``datamodule``     LightningDataModule over :class:`ptycho.loader.PtychoDataContainer`
 ``api.base_api``   the object API of Ptychodus 1.7's built-in PtychoPINN-Torch client
 ``lightning_utils`` ``find_best_checkpoint`` (also for that client)
-``inference``      prediction, stitching and the inference CLI
+``inference``      the inference CLI (``python -m ptycho_torch.inference``)
 ``train``          the training CLI (``cli_shared``: deprecated-flag handling)
+``pretrain``       the CLI that builds the shipped pretrained model
 ``config_params``  the original backend's config dataclasses (Ptychodus 1.7 compatible)
 ``config_bridge``  those configs <-> core :mod:`ptycho.config.config` dataclasses
 ``workflows``      ``run_cdi_example_torch`` and friends

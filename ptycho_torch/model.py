@@ -1,8 +1,8 @@
 """``PtychoPINN_Lightning``: the thin LightningModule of the PyTorch backend (house style H8).
 
 This module owns the training-loop glue only: it builds the plain network
-(:class:`ptycho_torch.nn.PtychoPINNNet`) in one overridable method, computes the ARCH-009 losses
-with :mod:`ptycho_torch.physics`, logs them, and configures the optimiser and scheduler.
+(:class:`ptycho_torch.network.PtychoPINNNet`) in one overridable method, computes the ARCH-009
+losses with :mod:`ptycho_torch.physics`, logs them, and configures the optimiser and scheduler.
 
 Batches are dicts of tensors (see :mod:`ptycho_torch.datamodule`):
 
@@ -41,7 +41,7 @@ import torch
 
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict, to_dict
 from ptycho_torch import physics
-from ptycho_torch.nn.model import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet, build_model
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
@@ -135,7 +135,7 @@ def config_differences(stored: ModelConfig, requested: ModelConfig) -> list[str]
 
 
 class PtychoPINN_Lightning(L.LightningModule):
-    """Thin LightningModule around :class:`~ptycho_torch.nn.PtychoPINNNet`.
+    """Thin LightningModule around :class:`~ptycho_torch.network.PtychoPINNNet`.
 
     Parameters
     ----------
@@ -225,13 +225,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         intensity_scale: float,
     ) -> PtychoPINNNet:
         """Build the plain network (override to swap architectures)."""
-        return PtychoPINNNet(
-            model,
-            probe=probe,
-            intensity_scale=intensity_scale,
-            probe_trainable=training.probe_trainable,
-            intensity_scale_trainable=training.intensity_scale_trainable,
-        )
+        return build_model(model, training, probe, intensity_scale)
 
     # -- forward and losses -----------------------------------------------------------------------
     def forward(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> Any:

@@ -42,7 +42,7 @@ from ptycho.parity.worker_common import (
 )
 from ptycho_torch import api
 from ptycho_torch import physics as pp
-from ptycho_torch.nn import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 
 __all__ = ["main", "model_outputs", "physics_outputs", "run_task"]
 

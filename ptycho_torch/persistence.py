@@ -36,10 +36,10 @@ from ptycho.archive import find_model_file as find_run_model
 from ptycho.backend import ModelBundle
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict
 from ptycho_torch.model import config_differences, resolve_configs
-from ptycho_torch.nn.model import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 
 __all__ = [
-    "WEIGHTS_NAME",
+    "WEIGHTS_FILE",
     "bundle_from_state_dict",
     "find_model_file",
     "load_bundle",
@@ -51,7 +51,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Archive member holding the torch weights.
-WEIGHTS_NAME = "weights.safetensors"
+WEIGHTS_FILE = "weights.safetensors"
 #: Key prefix of the network inside a Lightning checkpoint's state dict.
 _NET_PREFIX = "net."
 
@@ -72,7 +72,7 @@ def save_bundle(
     Parameters
     ----------
     bundle : ModelBundle
-        A PyTorch bundle whose ``network`` is a :class:`~ptycho_torch.nn.PtychoPINNNet`.
+        A PyTorch bundle whose ``network`` is a :class:`~ptycho_torch.network.PtychoPINNNet`.
     path : path-like
         The archive file, or a directory (then ``<dir>/wts.h5.zip``).
     extra : mapping, optional
@@ -93,7 +93,7 @@ def save_bundle(
     weights = state_dict_bytes(bundle.network)
     manifest = build_manifest(
         bundle,
-        WEIGHTS_NAME,
+        WEIGHTS_FILE,
         extra={
             "weights_format": "safetensors",
             "torch_version": torch.__version__,
@@ -102,7 +102,7 @@ def save_bundle(
         },
     )
     return write_archive(
-        path, manifest, {WEIGHTS_NAME: weights, "probe.npy": probe_to_bytes(bundle.probe)}
+        path, manifest, {WEIGHTS_FILE: weights, "probe.npy": probe_to_bytes(bundle.probe)}
     )
 
 

@@ -43,7 +43,7 @@ from ptycho.backend import ModelBundle
 from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
 from ptycho.pretrained import RECIPE, PretrainRecipe, evaluation_scans, training_scans
 from ptycho_torch import physics
-from ptycho_torch.nn.model import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 
 __all__ = ["PretrainResult", "PretrainedScan", "evaluate", "main", "prepare_scans", "pretrain"]
 
@@ -124,7 +124,7 @@ def evaluate(bundle: ModelBundle, scans: dict[str, Any]) -> dict[str, dict[str, 
     """Network-alone amplitude/phase SSIM on each held-out scan (scanned region, the scan's
     own probe, ``ptycho.metrics.compare``)."""
     from ptycho.metrics import compare, scanned_roi
-    from ptycho_torch.inference import reconstruct
+    from ptycho_torch.prediction import reconstruct
 
     config = InferenceConfig(model=bundle.model_config, backend="pytorch", probe_source="data")
     out = {}

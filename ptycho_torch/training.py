@@ -62,13 +62,14 @@ from ptycho.backend import (
     TrainingInterrupted,
 )
 from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
+from ptycho.history import HISTORY_FILENAME
 from ptycho.loader import PtychoDataContainer
 from ptycho_torch.datamodule import PtychoDataModule
 from ptycho_torch.model import PtychoPINN_Lightning, config_differences
 
 __all__ = [
     "CHECKPOINT_DIR",
-    "HISTORY_FILE",
+    "HISTORY_FILENAME",
     "LOG_DIR",
     "STRATEGIES",
     "EpochCallbackBridge",
@@ -89,7 +90,6 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "lightning_logs"
-HISTORY_FILE = "history.csv"
 #: Lightning strategies offered by the CLI.
 STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn", "ddp_fork")
 
@@ -474,7 +474,7 @@ def build_trainer(
     monitor = resolve_monitor(execution.checkpoint_monitor, has_validation, known)
     log = build_logger(execution.logger_backend, output_dir)
     bridge = EpochCallbackBridge(
-        on_epoch_end, history_path=output_dir / CHECKPOINT_DIR / HISTORY_FILE
+        on_epoch_end, history_path=output_dir / CHECKPOINT_DIR / HISTORY_FILENAME
     )
     callbacks: list[Callback] = [bridge]
     if execution.enable_checkpointing:
@@ -697,7 +697,7 @@ def _fit(
         pin_memory=execution.pin_memory,
         persistent_workers=execution.persistent_workers,
     )
-    history_path = run_dir / CHECKPOINT_DIR / HISTORY_FILE
+    history_path = run_dir / CHECKPOINT_DIR / HISTORY_FILENAME
     history_path.unlink(missing_ok=True)
     with quiet_lightning(not execution.enable_progress_bar):
         trainer, bridge = build_trainer(

@@ -54,14 +54,7 @@ DISPATCH_MODULES = frozenset({"ptycho.model_manager"})
 
 # (importer, imported) pairs that break the layer rules today and are fixed by another step of
 # issue 12. Each entry says why it is still here.
-ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset(
-    {
-        # ptycho_torch.inference holds both the CLI and the backend's predict/reconstruct,
-        # which the torch API re-exports (the mirrored-backends step splits it).
-        ("ptycho_torch.api", "ptycho_torch.inference"),
-        ("ptycho_torch.api.base_api", "ptycho_torch.inference"),
-    }
-)
+ALLOWED_EDGES: frozenset[tuple[str, str]] = frozenset({})
 
 # Sets of modules that import each other at module level (a circle) and are fixed by another
 # step of issue 12.

@@ -1,15 +1,17 @@
 """TensorFlow/Keras 3 backend of PtychoPINN.
 
 The only package of :mod:`ptycho` that imports TensorFlow or Keras. Importing ``ptycho.tf`` itself
-is light: the submodules are imported explicitly by their users.
+is light: the submodules are imported explicitly by their users. ``api``, ``physics``,
+``network``, ``training``, ``persistence`` and ``prediction`` are mirrored in ``ptycho_torch``
+under the same names (``tests/architecture/test_mirrored_backends.py``); ``layers`` is TF only.
 
 - :mod:`ptycho.tf.physics`: TF mirror of :mod:`ptycho.physics` (translation, object_big merge,
   far field, losses, smoothing).
 - :mod:`ptycho.tf.layers`: the custom Keras layers (all with ``get_config``).
-- :mod:`ptycho.tf.model`: :func:`~ptycho.tf.model.build_model` and
-  :class:`~ptycho.tf.model.PtychoPINNModel`.
+- :mod:`ptycho.tf.network`: :func:`~ptycho.tf.network.build_model` and
+  :class:`~ptycho.tf.network.PtychoPINNModel`.
 - :mod:`ptycho.tf.training`: the seeded training loop.
-- :mod:`ptycho.tf.inference`: batched prediction and stitched reconstruction.
+- :mod:`ptycho.tf.prediction`: batched prediction and stitched reconstruction.
 - :mod:`ptycho.tf.persistence`: ``wts.h5.zip`` save and load (weights only, never code).
 - :mod:`ptycho.tf.api`: the shared backend contract (:class:`ptycho.backend.BackendAPI`).
 """

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ptycho.tf import inference as _inference
 from ptycho.tf import persistence as _persistence
+from ptycho.tf import prediction as _prediction
 from ptycho.tf import training as _training
-from ptycho.tf.inference import Reconstruction
+from ptycho.tf.prediction import Reconstruction
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -84,8 +84,8 @@ def predict_patches(
     probe: np.ndarray | None = None,
 ) -> np.ndarray:
     """Object patches at the group centres, ``(B, N, N, 1) complex64`` (``probe``: see
-    :func:`ptycho.tf.inference.predict_patches`)."""
-    return _inference.predict_patches(bundle, container, batch_size=batch_size, probe=probe)
+    :func:`ptycho.tf.prediction.predict_patches`)."""
+    return _prediction.predict_patches(bundle, container, batch_size=batch_size, probe=probe)
 
 
 def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str] | Path) -> None:
@@ -102,14 +102,14 @@ def reconstruct(
     bundle: ModelBundle, raw: RawData, inference_config: InferenceConfig, *, M: int = 20
 ) -> Reconstruction:
     """Group, predict and stitch a scan; returns the object and the probe used."""
-    return _inference.reconstruct(bundle, raw, inference_config, M=M)
+    return _prediction.reconstruct(bundle, raw, inference_config, M=M)
 
 
 def weights_of(bundle: ModelBundle) -> dict[str, np.ndarray]:
     """Canonical weights of a TensorFlow bundle (names of :mod:`ptycho.weights`, Keras layout)."""
     from ptycho.weights import canonical_from_keras_path
 
-    network = _inference._network(bundle)
+    network = _prediction._network(bundle)
     return {
         canonical_from_keras_path(variable.path): np.asarray(variable.numpy(), dtype=np.float32)
         for variable in network.weights
@@ -137,7 +137,7 @@ def bundle_from_weights(
     import math
 
     from ptycho.backend import ModelBundle
-    from ptycho.tf.model import build_model
+    from ptycho.tf.network import build_model
     from ptycho.weights import canonical_from_keras_path
 
     network = build_model(model_config, training_config, probe, intensity_scale)

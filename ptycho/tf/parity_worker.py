@@ -40,7 +40,7 @@ from ptycho.parity.worker_common import (
 from ptycho.tf import api
 from ptycho.tf import layers as tl
 from ptycho.tf import physics as tp
-from ptycho.tf.model import build_model
+from ptycho.tf.network import build_model
 
 __all__ = ["main", "model_outputs", "physics_outputs", "run_task"]
 

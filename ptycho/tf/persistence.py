@@ -6,7 +6,7 @@ The archive holds ``manifest.json`` (configs, N, gridsize, intensity scale, hist
 ``weight_names`` maps the weights file's dataset paths to Keras variable paths
 (:func:`ptycho.weights.keras_weight_names`), so the archive can be converted without TensorFlow.
 
-Loading rebuilds the network from the manifest's configs with :func:`ptycho.tf.model.build_model`
+Loading rebuilds the network from the manifest's configs with :func:`ptycho.tf.network.build_model`
 and then calls ``load_weights``: nothing in the archive is ever executed or unpickled
 (no ``keras.models.load_model``, no unsafe deserialisation).
 """
@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.backend import ModelBundle
-from ptycho.tf.model import PtychoPINNModel, build_model
+from ptycho.tf.network import PtychoPINNModel, build_model
 
 __all__ = ["WEIGHTS_FILE", "load_bundle", "save_bundle"]
 

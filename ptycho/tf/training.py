@@ -45,7 +45,7 @@ import tensorflow as tf
 from ptycho.backend import ModelBundle, TrainingDivergedError, TrainingInterrupted
 from ptycho.history import HISTORY_FILENAME, write_history_csv
 from ptycho.tf import physics
-from ptycho.tf.model import PtychoPINNModel, build_model
+from ptycho.tf.network import PtychoPINNModel, build_model
 
 if TYPE_CHECKING:
     from ptycho.backend import EpochCallback
@@ -320,7 +320,7 @@ def fit(
     Parameters
     ----------
     network : PtychoPINNModel
-        Built by :func:`ptycho.tf.model.build_model` for ``config.model``.
+        Built by :func:`ptycho.tf.network.build_model` for ``config.model``.
     train_data : PtychoDataContainer
         Training groups ``X (B, N, N, C)``, ``coords_nominal (B, 1, 2, C)``, optional ``Y``.
     config : TrainingConfig
@@ -494,7 +494,7 @@ def _loop(
 
 
 def train(
-    train_data: PtychoDataContainer,
+    train: PtychoDataContainer,
     config: TrainingConfig,
     *,
     validation: PtychoDataContainer | None = None,
@@ -508,12 +508,12 @@ def train(
 
     Parameters
     ----------
-    train_data : PtychoDataContainer
+    train : PtychoDataContainer
         Grouped training data. ``config.model.N == 0`` takes N from the data.
     config : TrainingConfig
         Not modified (a copy is stored on the bundle).
     validation : PtychoDataContainer, optional
-        Validation data; None = a seeded split of ``train_data`` by
+        Validation data; None = a seeded split of ``train`` by
         ``config.validation_fraction`` (no validation when that leaves no group).
     on_epoch_end : EpochCallback, optional
         See :func:`fit`.
@@ -542,13 +542,13 @@ def train(
     from ptycho.physics.forward import intensity_scale
     from ptycho.probe import normalize_probe
 
-    x_shape = np.asarray(train_data.X).shape
+    x_shape = np.asarray(train.X).shape
     model_config = dataclasses.replace(config.model)
     if model_config.N == 0:
         model_config.N = int(x_shape[1])
     config = dataclasses.replace(config, model=model_config)
     config.validate(require_n=True)
-    check_container(train_data, model_config.N, model_config.gridsize, "training")
+    check_container(train, model_config.N, model_config.gridsize, "training")
 
     if initial is not None:
         if initial.backend != "tensorflow" or not isinstance(initial.network, PtychoPINNModel):
@@ -565,23 +565,23 @@ def train(
         config = dataclasses.replace(config, model=dataclasses.replace(network.model_config))
         from ptycho.fine_tuning import continued_probe_and_scale
 
-        probe, scale = continued_probe_and_scale(initial, train_data.probe, config)
+        probe, scale = continued_probe_and_scale(initial, train.probe, config)
         network.probe_layer.probe_real.assign(probe.real)
         network.probe_layer.probe_imag.assign(probe.imag)
         network.scale_layer.log_intensity_scale.assign(np.float32(math.log(scale)))
     else:
-        probe = normalize_probe(train_data.probe, model_config.probe_scale)
+        probe = normalize_probe(train.probe, model_config.probe_scale)
         scale = intensity_scale(config.nphotons, model_config.N)
         network = build_model(model_config, config, probe, scale)
 
     if validation is None and config.validation_fraction > 0:
-        train_part, val_part = split_container(train_data, config.validation_fraction, config.seed)
+        train_part, val_part = split_container(train, config.validation_fraction, config.seed)
         if len(val_part) > 0:
-            train_data, validation = train_part, val_part
+            train, validation = train_part, val_part
     try:
         history = fit(
             network,
-            train_data,
+            train,
             config,
             validation=validation,
             on_epoch_end=on_epoch_end,

@@ -4,7 +4,7 @@
 Same names and arguments as ``ptycho.tf.api``:
 
 * :func:`train` (:func:`ptycho_torch.training.train`; extras ``verbose`` and ``output_dir``);
-* :func:`predict_patches` and :func:`reconstruct` (:mod:`ptycho_torch.inference`);
+* :func:`predict_patches` and :func:`reconstruct` (:mod:`ptycho_torch.prediction`);
 * :func:`save_bundle` and :func:`load_bundle` (:mod:`ptycho_torch.persistence`; ``load_bundle``
   also accepts a Lightning ``.ckpt`` or a training output directory);
 * :func:`weights_of` / :func:`bundle_from_weights`: the weight-conversion hooks used by
@@ -24,12 +24,12 @@ from ptycho_torch import require_torch
 
 require_torch()
 
-from ptycho_torch.inference import (  # noqa: E402
+from ptycho_torch.persistence import load_bundle, save_bundle  # noqa: E402
+from ptycho_torch.prediction import (  # noqa: E402
     Reconstruction,
     predict_patches,
     reconstruct,
 )
-from ptycho_torch.persistence import load_bundle, save_bundle  # noqa: E402
 from ptycho_torch.training import TrainingDivergedError, train  # noqa: E402
 
 if TYPE_CHECKING:

@@ -404,7 +404,7 @@ class InferenceEngine:
 
     def predict(self, loader: PtychoDataLoader, device: str = "cuda") -> np.ndarray:
         """Object patches at the group centres, ``(B, N, N, 1)`` complex64."""
-        from ptycho_torch.inference import predict_patches
+        from ptycho_torch.prediction import predict_patches
 
         accelerator = "cpu" if device == "cpu" else "auto"
         batch = int(self.config_manager.inference_config.batch_size)

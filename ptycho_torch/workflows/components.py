@@ -10,7 +10,7 @@ Functions (same arguments and return structures as the TensorFlow ones, so
 - :func:`run_cdi_example_torch` -> ``(recon_amp, recon_phase, results)`` with the stitched test
   object in ``results['obj_tensor_full']``;
 - :func:`load_inference_bundle_torch` -> ``(model, params_dict)``, where ``model`` is a
-  :class:`~ptycho_torch.nn.model.DiffractionToObject` taking ``[X * s, local_offsets]`` in the
+  :class:`~ptycho_torch.network.DiffractionToObject` taking ``[X * s, local_offsets]`` in the
   Keras layout, like the TensorFlow ``diffraction_to_obj``.
 
 Each function first writes the config into the legacy ``ptycho.params.cfg``
@@ -123,15 +123,15 @@ def train_cdi_model_torch(
     -------
     dict
         ``history`` (per-epoch lists), ``history_epochs``, ``model_bundle``, ``model_instance``
-        (the :class:`~ptycho_torch.nn.PtychoPINNNet`), ``diffraction_to_obj``
-        (:class:`~ptycho_torch.nn.model.DiffractionToObject`), ``intensity_scale``,
+        (the :class:`~ptycho_torch.network.PtychoPINNNet`), ``diffraction_to_obj``
+        (:class:`~ptycho_torch.network.DiffractionToObject`), ``intensity_scale``,
         ``train_container``, ``test_container``; with test data also ``reconstructed_obj``
         ``(B, N, N, 1) complex64`` and ``global_offsets`` ``(B, 1, 2, 1)``.
     """
     require_torch()
     from ptycho.containers import create_ptycho_data_container
     from ptycho_torch import api
-    from ptycho_torch.nn.model import DiffractionToObject
+    from ptycho_torch.network import DiffractionToObject
 
     config = _with_n_from_data(config, train_data)
     _bridge_legacy(config)
@@ -221,9 +221,9 @@ def load_inference_bundle_torch(
         Directory holding ``wts.h5.zip`` (or ``checkpoints/last.ckpt``), an archive or a
         ``.ckpt``. A TensorFlow archive is converted (the layers match one to one).
     model_name : {'diffraction_to_obj', 'autoencoder'}
-        ``'diffraction_to_obj'``: a :class:`~ptycho_torch.nn.model.DiffractionToObject`
+        ``'diffraction_to_obj'``: a :class:`~ptycho_torch.network.DiffractionToObject`
         (``model([X * s, local_offsets])`` -> ``(B, N, N, 1)`` complex64, Keras layout);
-        ``'autoencoder'``: the full :class:`~ptycho_torch.nn.PtychoPINNNet`.
+        ``'autoencoder'``: the full :class:`~ptycho_torch.network.PtychoPINNNet`.
 
     Returns
     -------
@@ -239,7 +239,7 @@ def load_inference_bundle_torch(
 
     from ptycho import params
     from ptycho.legacy_params import bridge_bundle
-    from ptycho_torch.nn.model import DiffractionToObject
+    from ptycho_torch.network import DiffractionToObject
     from ptycho_torch.persistence import find_model_file
 
     if model_name not in ("diffraction_to_obj", "autoencoder"):

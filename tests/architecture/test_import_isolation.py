@@ -92,6 +92,7 @@ def test_adapter_parent_side_loads_no_framework(module: str) -> None:
         "ptycho_torch.api",
         "ptycho_torch.train",
         "ptycho_torch.inference",
+        "ptycho_torch.prediction",
         "ptycho_torch.workflows.components",
         "ptycho_torch.parity_worker",
     ],

@@ -46,14 +46,14 @@ def _initial_bundle(backend: str, container: PtychoDataContainer) -> Any:
     probe = normalize_probe(container.probe, MODEL.probe_scale)
     if backend == "tensorflow":
         from ptycho.backend import ModelBundle
-        from ptycho.tf.model import build_model
+        from ptycho.tf.network import build_model
 
         net = build_model(MODEL, training, probe, 30.0, seed=5)
         return ModelBundle(backend, MODEL, training, net.intensity_scale, net.probe, {}, net)
     import torch
 
     from ptycho.backend import ModelBundle
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     with torch.random.fork_rng():
         torch.manual_seed(5)

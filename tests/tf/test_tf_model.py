@@ -10,7 +10,7 @@ from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.physics import forward, object_big
 from ptycho.probe import default_probe, normalize_probe
 from ptycho.tf import layers as L
-from ptycho.tf.model import build_model
+from ptycho.tf.network import build_model
 
 RNG = np.random.default_rng(7)
 

@@ -103,10 +103,10 @@ def test_nan_loss_stops_with_the_epoch_named_and_the_last_good_weights_restored(
         kernel.assign(np.full(kernel.shape, np.nan, np.float32))
         return False
 
-    from ptycho.tf import model as tf_model
+    from ptycho.tf import network as tf_network
 
     bundle_holder: dict[str, Any] = {}
-    original = tf_model.build_model
+    original = tf_network.build_model
 
     def capture(*args: Any, **kwargs: Any) -> Any:
         bundle_holder["network"] = original(*args, **kwargs)

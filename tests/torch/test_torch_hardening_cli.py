@@ -34,7 +34,7 @@ QUIET_TRAIN = ["--n_filters_scale", "1", "--nphotons", "1e6", "--batch_size", "1
 @pytest.fixture(scope="module")
 def untrained_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PyTorch archive of an untrained network (enough to exercise the input checks)."""
-    from ptycho_torch.nn.model import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
     from ptycho_torch.persistence import save_bundle
 
     model = ModelConfig(N=64, n_filters_scale=1)

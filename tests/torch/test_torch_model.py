@@ -1,4 +1,4 @@
-"""The plain network (ptycho_torch.nn): normative architecture, names, shapes, parameters."""
+"""The plain network (ptycho_torch.network): normative architecture, names, shapes, parameters."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho.config.config import ModelConfig
+from ptycho.config.config import ModelConfig, TrainingConfig
 from ptycho.weights import expected_weight_shapes, torch_key
-from ptycho_torch.nn import DiffractionToObject, PtychoPINNNet, conv_parameter_count
+from ptycho_torch.network import (
+    DiffractionToObject,
+    PtychoPINNNet,
+    build_model,
+    conv_parameter_count,
+)
 
 
 @pytest.mark.parametrize(
@@ -142,3 +147,23 @@ def test_diffraction_to_object_wrapper_takes_the_keras_layout():
     with torch.no_grad():
         ref, _ = net.objects(torch.from_numpy(x).permute(0, 3, 1, 2), torch.from_numpy(offsets))
     np.testing.assert_allclose(out[..., 0], ref.numpy(), atol=1e-6)
+
+
+def test_build_model_takes_the_tf_arguments_and_a_seed():
+    """build_model(model_config, training_config, probe, intensity_scale, seed=...) as in
+    ptycho.tf.network: the trainable flags come from the training config (None: both fixed), and
+    a seed gives the same initial weights without touching torch's global generator."""
+    model = ModelConfig(N=64, n_filters_scale=1)
+    probe = np.ones((64, 64), np.complex64)
+    training = TrainingConfig(probe_trainable=True, intensity_scale_trainable=False)
+    state = torch.random.get_rng_state()
+    first = build_model(model, training, probe, 2.0, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second = build_model(model, training, probe, 2.0, seed=3)
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert first.probe_real.requires_grad and not first.log_intensity_scale.requires_grad
+    inference = build_model(model, None, probe, 2.0)
+    assert not inference.probe_real.requires_grad
+    assert not inference.log_intensity_scale.requires_grad
+    assert float(inference.intensity_scale) == pytest.approx(2.0)

@@ -38,7 +38,7 @@ def test_full_forward_model_matches_reference_with_smoothing_and_probe_mask(rng)
     """Design D3: O * P -> smoothing -> probe mask -> far field, as the NumPy forward model."""
     from ptycho.config.config import ModelConfig
     from ptycho.probe import probe_mask
-    from ptycho_torch.nn import PtychoPINNNet
+    from ptycho_torch.network import PtychoPINNNet
 
     n = 64
     probe = _complex(rng, (n, n))

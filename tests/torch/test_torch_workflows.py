@@ -108,10 +108,11 @@ import sys
 import ptycho_torch
 assert 'torch' not in sys.modules, 'import ptycho_torch loaded torch'
 import ptycho_torch.api, ptycho_torch.train, ptycho_torch.inference, ptycho_torch.persistence
+import ptycho_torch.prediction, ptycho_torch.network, ptycho_torch.training
 import ptycho_torch.workflows.components, ptycho_torch.datamodule, ptycho_torch.config_bridge
 import torch
 from ptycho.config.config import ModelConfig
-from ptycho_torch.nn import PtychoPINNNet
+from ptycho_torch.network import PtychoPINNNet
 PtychoPINNNet(ModelConfig(n_filters_scale=1))(torch.rand(1, 1, 64, 64), torch.zeros(1, 1, 2, 1))
 bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]
 assert not bad, bad

@@ -92,7 +92,7 @@ class PtychoPINNModel:
         self.scale_layer = scale_layer
         self.probe_layer = probe_layer
         self.padded_size = int(padded_size)
-        #: compiled predictor, created on first use by ptycho.tf.inference
+        #: compiled predictor, created on first use by ptycho.tf.prediction
         self._predict_fn: Any = None
 
     # -- physical parameters ------------------------------------------------------------------

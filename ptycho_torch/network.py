@@ -41,7 +41,7 @@ from ptycho import network_layout as layout
 from ptycho_torch import physics
 
 if TYPE_CHECKING:
-    from ptycho.config.config import ModelConfig
+    from ptycho.config.config import ModelConfig, TrainingConfig
 
 __all__ = [
     "BLOCK_INDEX_BASE",
@@ -51,6 +51,7 @@ __all__ = [
     "Encoder",
     "NetworkOutput",
     "PtychoPINNNet",
+    "build_model",
     "conv_parameter_count",
     "decoder_filters",
     "encoder_filters",
@@ -535,3 +536,49 @@ class DiffractionToObject(nn.Module):
 def conv_parameter_count(net: nn.Module) -> int:
     """Number of convolution weights and biases (excludes the scale and the probe)."""
     return sum(p.numel() for m in net.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
+
+
+def build_model(
+    model_config: ModelConfig,
+    training_config: TrainingConfig | None,
+    probe: np.ndarray,
+    intensity_scale: float,
+    *,
+    seed: int | None = None,
+) -> PtychoPINNNet:
+    """Build a new, independent PtychoPINN network (the arguments of
+    :func:`ptycho.tf.network.build_model`).
+
+    Parameters
+    ----------
+    model_config : ModelConfig
+        Architecture; ``N`` must be 64, 128 or 256.
+    training_config : TrainingConfig or None
+        Supplies ``probe_trainable`` and ``intensity_scale_trainable``; None builds an inference
+        network (probe and scale fixed).
+    probe : (N, N) complex64
+        The normalised probe (ARCH-008).
+    intensity_scale : float
+        Initial ``s`` (ARCH-007).
+    seed : int, optional
+        Seed of the initial weights (torch's global generator is left as it was). Default: the
+        weights are drawn from torch's global generator, which training seeds with
+        ``lightning.seed_everything(TrainingConfig.seed)``.
+    """
+    probe_trainable = bool(training_config.probe_trainable) if training_config else False
+    scale_trainable = bool(training_config.intensity_scale_trainable) if training_config else False
+
+    def build() -> PtychoPINNNet:
+        return PtychoPINNNet(
+            model_config,
+            probe=probe,
+            intensity_scale=intensity_scale,
+            probe_trainable=probe_trainable,
+            intensity_scale_trainable=scale_trainable,
+        )
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return build()

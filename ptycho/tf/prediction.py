@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
-from ptycho.tf.model import PtychoPINNModel
+from ptycho.tf.network import PtychoPINNModel
 from ptycho.tf.training import check_container
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ptycho.raw_data import RawData
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_STITCH_CROP",
     "Reconstruction",
     "predict_patches",
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Default number of groups per prediction batch.
+DEFAULT_BATCH_SIZE = 64
 
 
 def _network(bundle: ModelBundle) -> PtychoPINNModel:
@@ -71,7 +75,7 @@ def _predict_function(network: PtychoPINNModel) -> Any:
 def predict_patches(
     bundle: ModelBundle,
     container: PtychoDataContainer,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     *,
     probe: np.ndarray | None = None,
 ) -> np.ndarray:
