@@ -37,6 +37,7 @@ import numpy as np
 
 from ptycho import defaults
 from ptycho.atomic import atomic_output, atomic_write_json
+from ptycho.backend import BACKENDS
 from ptycho.metrics import compare, format_table, scanned_roi
 from ptycho.ptychodus_files import read_ptychodus_product
 from ptycho.simulation import save_npz, simulate_train_test
@@ -249,9 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend",
-        choices=("tensorflow", "pytorch"),
-        default="tensorflow",
-        help="training/inference backend (default: tensorflow)",
+        choices=BACKENDS,
+        default=BACKENDS[0],
+        help=f"training/inference backend (default: {BACKENDS[0]})",
     )
     parser.add_argument("--N", type=int, default=64, choices=(64, 128), help="pattern size")
     parser.add_argument(
