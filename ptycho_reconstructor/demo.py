@@ -38,7 +38,7 @@ import numpy as np
 from ptycho import defaults
 from ptycho.atomic import atomic_output, atomic_write_json
 from ptycho.backend import BACKENDS
-from ptycho.metrics import compare, format_table, scanned_roi
+from ptycho.metrics import ComparisonMetrics, compare, format_table, scanned_roi
 from ptycho.ptychodus_files import read_ptychodus_product
 from ptycho.simulation import save_npz, simulate_train_test
 from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
@@ -57,7 +57,7 @@ class DemoSummary(TypedDict):
     product: str
     png: str
     #: Quality metrics (:func:`ptycho.metrics.compare`) of each reconstruction, by label.
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, ComparisonMetrics]
 
 
 #: The summary's name of the pretrained model's image (no training, network alone).
