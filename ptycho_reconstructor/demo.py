@@ -31,22 +31,35 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 from ptycho import defaults
 from ptycho.atomic import atomic_output, atomic_write_json
-from ptycho.metrics import compare, format_table, scanned_roi
+from ptycho.backend import BACKENDS
+from ptycho.metrics import ComparisonMetrics, compare, format_table, scanned_roi
 from ptycho.ptychodus_files import read_ptychodus_product
 from ptycho.simulation import save_npz, simulate_train_test
 from ptycho_reconstructor.ptychodus_io import write_ptychodus_batch_input
 
-__all__ = ["main", "run_demo"]
+__all__ = ["DemoSummary", "main", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
 ALGORITHM = "PtychoPINNx_PINN"
+
+
+class DemoSummary(TypedDict):
+    """What :func:`run_demo` returns and writes to ``summary.json``."""
+
+    backend: str
+    product: str
+    png: str
+    #: Quality metrics (:func:`ptycho.metrics.compare`) of each reconstruction, by label.
+    metrics: dict[str, ComparisonMetrics]
+
+
 #: The summary's name of the pretrained model's image (no training, network alone).
 PRETRAINED_LABEL = "pretrained model, no training (network)"
 
@@ -148,7 +161,7 @@ def _reconstruct(in_dir: Path, out_dir: Path, settings: Path, log: Path) -> tupl
     return products[-1], seconds
 
 
-def run_demo(args: argparse.Namespace) -> dict[str, Any]:
+def run_demo(args: argparse.Namespace) -> DemoSummary:
     """Run the four steps; return the metrics and file locations."""
     out = Path(args.output_dir).resolve()
     data_dir, train_in, test_in = out / "data", out / "train_input", out / "test_input"
@@ -221,7 +234,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     results["constant object (baseline)"] = compare(np.ones_like(truth), truth, roi)
     png = out / "reconstruction.png"
     _save_png(png, {"ground truth": truth, **objects}, f"PtychoPINN ({args.backend})")
-    summary = {
+    summary: DemoSummary = {
         "backend": args.backend,
         "product": str(product_path),
         "png": str(png),
@@ -249,9 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend",
-        choices=("tensorflow", "pytorch"),
-        default="tensorflow",
-        help="training/inference backend (default: tensorflow)",
+        choices=BACKENDS,
+        default=BACKENDS[0],
+        help=f"training/inference backend (default: {BACKENDS[0]})",
     )
     parser.add_argument("--N", type=int, default=64, choices=(64, 128), help="pattern size")
     parser.add_argument(

@@ -24,9 +24,11 @@ import queue
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ptycho.backend import BackendAPI, ModelBundle
     from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
     from ptycho.loader import PtychoDataContainer
@@ -58,7 +60,7 @@ def resolve_backend(name: str) -> BackendAPI:
     return get_backend(name)
 
 
-def load_bundle(path: Any, backend: str) -> ModelBundle:
+def load_bundle(path: str | Path, backend: str) -> ModelBundle:
     """Load a model archive with ``backend``, converting an archive of the other backend.
 
     Raises
@@ -90,9 +92,6 @@ class EpochReport:
 
     epoch: int
     logs: dict[str, float] = field(default_factory=dict)
-
-
-_DONE = object()
 
 
 class BackgroundTraining:
@@ -134,7 +133,8 @@ class BackgroundTraining:
         self._validation = validation
         self._execution = execution
         self._initial = initial
-        self._queue: queue.Queue[Any] = queue.Queue()
+        # an epoch's report, or None once training has ended
+        self._queue: queue.Queue[EpochReport | None] = queue.Queue()
         self._cancel = threading.Event()
         self._resume = threading.Event()
         self._thread: threading.Thread | None = None
@@ -186,7 +186,7 @@ class BackgroundTraining:
         except BaseException as exc:
             self._error = exc
         finally:
-            self._queue.put(_DONE)
+            self._queue.put(None)
 
     def start(self) -> None:
         """Start the worker thread (idempotent)."""
@@ -205,7 +205,7 @@ class BackgroundTraining:
                     item = self._queue.get(timeout=_POLL_S)
                 except queue.Empty:
                     continue
-                if item is _DONE:
+                if item is None:
                     finished = True
                     break
                 self.epochs_reported += 1

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from ptychodus.api.reconstruct import Reconstructor, ReconstructorLibrary
 
+from ptycho.workflows.registry import backend_names, backend_spec
 from ptycho_reconstructor.model_slot import ModelSlot
 from ptycho_reconstructor.reconstructors import (
     PtychoPINNxFitReconstructor,
@@ -42,18 +43,13 @@ LIBRARY_NAME: Final[str] = "PtychoPINNx"
 #: messages reach Ptychodus's processing log pane.
 LOGGER_NAME: Final[str] = "ptycho_reconstructor"
 
-_BACKEND_PACKAGES: Final[dict[str, tuple[str, ...]]] = {
-    "tensorflow": ("tensorflow",),
-    "pytorch": ("torch", "lightning"),
-}
-
 
 def available_backends() -> list[str]:
-    """Backends whose packages are importable (checked without importing them)."""
+    """Registered backends whose packages are installed (checked without importing them)."""
     return [
         name
-        for name, packages in _BACKEND_PACKAGES.items()
-        if all(find_spec(package) is not None for package in packages)
+        for name in backend_names()
+        if all(find_spec(package) is not None for package in backend_spec(name).packages)
     ]
 
 

@@ -45,6 +45,7 @@ from ptychodus.api.reconstruct import (
     TrainOutput,
 )
 
+from ptycho.workflows.registry import backend_spec
 from ptycho_reconstructor.convert import (
     display_loss_key,
     loss_values,
@@ -83,6 +84,7 @@ __all__ = [
     "PtychoPINNxFitReconstructor",
     "PtychoPINNxTrainableReconstructor",
     "check_model_matches",
+    "execution_config_for",
     "infer_product",
     "progress_note",
 ]
@@ -231,6 +233,19 @@ def infer_product(
     )
 
 
+def execution_config_for(
+    settings: PtychoPINNxSettings, backend: str
+) -> PyTorchExecutionConfig | None:
+    """The execution config ``backend``'s ``train`` reads, or None when it reads none.
+
+    Built (and its settings checked) only for a backend whose registry entry says it uses one
+    (:attr:`ptycho.workflows.registry.BackendSpec.uses_execution_config`).
+    """
+    if not backend_spec(backend).uses_execution_config:
+        return None
+    return execution_config_from_settings(settings)
+
+
 def describe_inference(settings: PtychoPINNxSettings) -> str:
     """Which image Infer returned, for the log (issue 11: the user can tell which one)."""
     iterations = read_int(settings.inference, settings.inference.refine_iterations)
@@ -343,9 +358,6 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
         with _reported(self._log, "exporting training data"):
             export_training_data(Path(file_path), parameters)
 
-    def _execution(self, backend: str) -> PyTorchExecutionConfig | None:
-        return execution_config_from_settings(self._settings) if backend == "pytorch" else None
-
     def train(self, input_path: Path, output_path: Path) -> Iterator[TrainOutput]:
         """Train on the data in ``input_path``; write the model and history to ``output_path``."""
         self._goal = read_int(self._settings.training, self._settings.training.nepochs)
@@ -377,7 +389,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
                 train,
                 config,
                 validation=validation,
-                execution=self._execution(config.backend),
+                execution=execution_config_for(self._settings, config.backend),
                 initial=initial,
             )
         training_loss: list[LossValue] = []
@@ -573,11 +585,7 @@ class PtychoPINNxFitReconstructor(Reconstructor):
                     f"needs at least {c}; use a smaller GridSize"
                 )
             api = resolve_backend(config.backend)
-            execution = (
-                execution_config_from_settings(self._settings)
-                if config.backend == "pytorch"
-                else None
-            )
+            execution = execution_config_for(self._settings, config.backend)
             from ptycho.refine import refined_training_data
 
             # ARCH-013: targets from this scan's refined object (a copy; raw keeps the

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Final
+from types import ModuleType
+from typing import Final
 
 __all__ = ["LIBRARY_ATTRIBUTE", "install", "is_installed", "uninstall"]
 
@@ -35,6 +36,18 @@ _MARK: Final[str] = "_ptychopinnx_patched"
 _ORIGINAL: Final[str] = "_ptychopinnx_original"
 #: Attribute set on ``ProcessingCore`` and on its ``algorithm_parameter`` holding our library.
 LIBRARY_ATTRIBUTE: Final[str] = "ptychopinnx_library"
+#: The names replaced in ``ptychodus.model.core`` and ``ptychodus.controller.core``. Those
+#: modules import the classes without re-exporting them, so they are read and written by name.
+_CORE_CLASS: Final[str] = "ProcessingCore"
+_CONTROLLER_CLASS: Final[str] = "ProcessingController"
+
+
+def _current(module: ModuleType, name: str) -> type:
+    """The class ``module.<name>`` now holds (Ptychodus's, or a subclass installed over it)."""
+    cls = getattr(module, name)
+    if not isinstance(cls, type):
+        raise TypeError(f"{module.__name__}.{name} is {cls!r}, not a class")
+    return cls
 
 
 def _developer_mode() -> bool:
@@ -45,16 +58,18 @@ def _developer_mode() -> bool:
 def _patch_model_core() -> None:
     import ptychodus.model.core as model_core
 
-    current = model_core.ProcessingCore
+    current = _current(model_core, _CORE_CLASS)
     if getattr(current, _MARK, False):
         return
-    signature = inspect.signature(current.__init__)
+    signature = inspect.signature(current)  # __init__ without self
 
+    # the base is whatever class the module holds at install time (a runtime value), which a
+    # static type checker cannot take as a base class
     class PtychoPINNxProcessingCore(current):  # type: ignore[valid-type,misc]
         """Ptychodus's ProcessingCore with the PtychoPINNx library appended."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            bound = signature.bind(self, *args, **kwargs)
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            bound = signature.bind(*args, **kwargs)
             library = None
             try:
                 from ptycho_reconstructor.library import PtychoPINNxLibrary
@@ -68,14 +83,14 @@ def _patch_model_core() -> None:
                     *bound.arguments["algorithm_libraries"],
                     library,
                 ]
-            super().__init__(*bound.args[1:], **bound.kwargs)
+            super().__init__(*bound.args, **bound.kwargs)
             setattr(self, LIBRARY_ATTRIBUTE, library)
             if library is not None:
                 setattr(self.algorithm_parameter, LIBRARY_ATTRIBUTE, library)
 
     setattr(PtychoPINNxProcessingCore, _MARK, True)
     setattr(PtychoPINNxProcessingCore, _ORIGINAL, current)
-    model_core.ProcessingCore = PtychoPINNxProcessingCore
+    setattr(model_core, _CORE_CLASS, PtychoPINNxProcessingCore)
 
 
 def _patch_controller_core() -> None:
@@ -86,16 +101,17 @@ def _patch_controller_core() -> None:
         logger.debug("Ptychodus GUI not available (%s); PtychoPINNx panel not installed", exc)
         return
 
-    current = controller_core.ProcessingController
+    current = _current(controller_core, _CONTROLLER_CLASS)
     if getattr(current, _MARK, False):
         return
-    signature = inspect.signature(current.__init__)
+    signature = inspect.signature(current)  # __init__ without self
 
+    # a runtime base class, as in _patch_model_core
     class PtychoPINNxProcessingController(current):  # type: ignore[valid-type,misc]
         """Ptychodus's ProcessingController with the PtychoPINNx settings panel appended."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            bound = signature.bind(self, *args, **kwargs)
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            bound = signature.bind(*args, **kwargs)
             algorithm_parameter = bound.arguments["algorithm_parameter"]
             library = getattr(algorithm_parameter, LIBRARY_ATTRIBUTE, None)
             if library is not None:
@@ -112,11 +128,11 @@ def _patch_controller_core() -> None:
                         *bound.arguments["view_controller_factories"],
                         factory,
                     ]
-            super().__init__(*bound.args[1:], **bound.kwargs)
+            super().__init__(*bound.args, **bound.kwargs)
 
     setattr(PtychoPINNxProcessingController, _MARK, True)
     setattr(PtychoPINNxProcessingController, _ORIGINAL, current)
-    controller_core.ProcessingController = PtychoPINNxProcessingController
+    setattr(controller_core, _CONTROLLER_CLASS, PtychoPINNxProcessingController)
 
 
 def install() -> None:
@@ -132,7 +148,7 @@ def is_installed() -> bool:
     """Whether :func:`install` has patched ``ptychodus.model.core``."""
     import ptychodus.model.core as model_core
 
-    return bool(getattr(model_core.ProcessingCore, _MARK, False))
+    return bool(getattr(_current(model_core, _CORE_CLASS), _MARK, False))
 
 
 def uninstall() -> None:
@@ -141,10 +157,12 @@ def uninstall() -> None:
 
     import ptychodus.model.core as model_core
 
-    if getattr(model_core.ProcessingCore, _MARK, False):
-        model_core.ProcessingCore = getattr(model_core.ProcessingCore, _ORIGINAL)
-    controller_core = sys.modules.get("ptychodus.controller.core")
-    if controller_core is not None and getattr(controller_core.ProcessingController, _MARK, False):
-        controller_core.ProcessingController = getattr(
-            controller_core.ProcessingController, _ORIGINAL
-        )
+    for module, name in (
+        (model_core, _CORE_CLASS),
+        (sys.modules.get("ptychodus.controller.core"), _CONTROLLER_CLASS),
+    ):
+        if module is None:
+            continue
+        current = _current(module, name)
+        if getattr(current, _MARK, False):
+            setattr(module, name, getattr(current, _ORIGINAL))

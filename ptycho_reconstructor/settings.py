@@ -16,15 +16,17 @@ Every value is checked where it is read (ADAPT-015): a choice that is not allowe
 config classes reject raises ``ValueError`` naming the INI group, the key, the value and what is
 allowed.
 
-Only the standard library, ``ptychodus.api`` and ``ptycho.config.config`` are imported: this
-module is loaded in the Ptychodus GUI process, which must not load TensorFlow or torch (D8).
+Only the standard library, ``ptychodus.api``, ``ptycho.backend`` (the backend names) and
+``ptycho.config.config`` are imported: this module is loaded in the Ptychodus GUI process, which
+must not load TensorFlow or torch (D8).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from ptychodus.api.observer import Observable, Observer
 from ptychodus.api.parameters import (
@@ -37,6 +39,7 @@ from ptychodus.api.parameters import (
 )
 
 from ptycho import defaults
+from ptycho.backend import BACKENDS
 
 if TYPE_CHECKING:
     from ptychodus.api.settings import SettingsRegistry
@@ -71,8 +74,8 @@ __all__ = [
 
 #: Prefix of every settings group (INI section) the library creates.
 GROUP_PREFIX: Final[str] = "PtychoPINNx"
-#: Allowed values of ``PtychoPINNxExecution.Backend`` (same as ``ptycho.config.config.BACKENDS``).
-BACKEND_CHOICES: Final[tuple[str, ...]] = ("tensorflow", "pytorch")
+#: Allowed values of ``PtychoPINNxExecution.Backend``: :data:`ptycho.backend.BACKENDS`.
+BACKEND_CHOICES: Final[tuple[str, ...]] = BACKENDS
 #: Allowed values of ``PtychoPINNxExecution.Accelerator``.
 ACCELERATOR_CHOICES: Final[tuple[str, ...]] = ("cpu", "gpu", "cuda", "mps", "auto")
 #: Allowed values of ``PtychoPINNxModel.AmpActivation``.
@@ -85,6 +88,8 @@ PROBE_SOURCE_CHOICES: Final[tuple[str, ...]] = ("auto", "data", "model")
 _MODEL_TYPES: Final[tuple[str, ...]] = ("pinn", "supervised")
 #: Upper bound used for "unbounded" integer settings (the GUI spin box needs a maximum).
 _INT_MAX: Final[int] = 0x7FFFFFFF
+
+_Config = TypeVar("_Config")
 
 
 class _SettingsGroup(Observable, Observer):
@@ -196,7 +201,7 @@ class PtychoPINNxExecutionSettings(_SettingsGroup):
     def __init__(self, registry: SettingsRegistry) -> None:
         super().__init__(registry, "Execution")
         g = self._group
-        self.backend = g.create_string_parameter("Backend", "tensorflow")
+        self.backend = g.create_string_parameter("Backend", BACKEND_CHOICES[0])
         self.accelerator = g.create_string_parameter("Accelerator", defaults.ACCELERATOR)
         self.devices = g.create_integer_parameter("Devices", 1, minimum=1, maximum=1024)
         self.strategy = g.create_string_parameter("Strategy", "auto")
@@ -243,7 +248,8 @@ class PtychoPINNxSettings:
 # ------------------------------------------------------------------------------------------------
 
 
-def _key(group: _SettingsGroup, parameter: Parameter[object]) -> str:
+def _key(group: _SettingsGroup, parameter: object) -> str:
+    """``Group.Key`` of ``parameter`` (found by identity) for error messages."""
     for name, candidate in group.parameters().items():
         if candidate is parameter:
             return f"{group.name}.{name}"
@@ -312,10 +318,10 @@ def _model_type(model_type: str) -> str:
     return value
 
 
-def _build(cls_name: str, factory: object, **kwargs: object) -> object:
+def _build(cls_name: str, factory: Callable[..., _Config], **kwargs: object) -> _Config:
     """Construct a config; re-raise its ValueError saying it came from the PtychoPINNx settings."""
     try:
-        return factory(**kwargs)  # type: ignore[operator]
+        return factory(**kwargs)
     except ValueError as exc:
         raise ValueError(
             f"the PtychoPINNx settings give an invalid {cls_name}: {exc} (fix the setting in "
@@ -355,7 +361,7 @@ def model_config_from_settings(
     from ptycho.config.config import ModelConfig
 
     m = settings.model
-    return _build(  # type: ignore[return-value]
+    return _build(
         "ModelConfig",
         ModelConfig,
         N=int(N),
@@ -428,7 +434,7 @@ def training_config_from_settings(
         nphotons = float(data_nphotons)
     if model is None:
         model = model_config_from_settings(settings, N=N, model_type=model_type)
-    return _build(  # type: ignore[return-value]
+    return _build(
         "TrainingConfig",
         TrainingConfig,
         model=model,
@@ -490,7 +496,7 @@ def inference_config_from_settings(
 
     i = settings.inference
     n_groups = read_int(i, i.n_groups)
-    return _build(  # type: ignore[return-value]
+    return _build(
         "InferenceConfig",
         InferenceConfig,
         model=model,
@@ -529,7 +535,7 @@ def execution_config_from_settings(settings: PtychoPINNxSettings) -> PyTorchExec
             f"setting {_key(e, e.strategy)} is empty; use 'auto' or a Lightning strategy name "
             "such as 'ddp'"
         )
-    return _build(  # type: ignore[return-value]
+    return _build(
         "PyTorchExecutionConfig",
         PyTorchExecutionConfig,
         accelerator=_choice(e, e.accelerator, ACCELERATOR_CHOICES),

@@ -278,7 +278,7 @@ def _concatenate(
         coords_nominal=np.concatenate([c.coords_nominal for c in containers]),
         global_offsets=np.concatenate([c.global_offsets for c in containers]),
         probe=first.probe,
-        Y=np.concatenate([c.Y for c in containers]) if has_y else None,  # type: ignore[misc]
+        Y=np.concatenate([c.Y for c in containers]) if has_y else None,
         coords_true=np.concatenate([c.coords_true for c in containers]),
         nn_indices=np.concatenate(nn),
         norm_factor=first.norm_factor,
@@ -310,6 +310,8 @@ def build_training_containers(
     iterations = config.refined_target_iterations
     train_scans = [refined_training_data(raw, iterations) for raw in inputs.train]
     test_scan = refined_training_data(inputs.test, iterations)
+    requested = config.n_groups
+    assert requested is not None  # TrainingConfig.__post_init__ fills in the default
     containers = []
     for i, raw in enumerate(train_scans):
         if len(raw) < c:
@@ -317,8 +319,8 @@ def build_training_containers(
                 f"a training scan has {len(raw)} positions but GridSize {model.gridsize} needs "
                 f"at least {c}; use a smaller GridSize or more data"
             )
-        n_groups = min(int(config.n_groups), len(raw))  # up to NumGroups: DATA-009, HARD-015
-        if n_groups < config.n_groups:
+        n_groups = min(int(requested), len(raw))  # up to NumGroups: DATA-009, HARD-015
+        if n_groups < requested:
             logger.info(
                 "training scan %d has %d positions: %d groups (NumGroups = %d)",
                 i,

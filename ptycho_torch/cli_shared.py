@@ -21,7 +21,7 @@ def deprecation_notice(message: str) -> None:
     warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
-def add_device_flags(parser: argparse.ArgumentParser) -> None:
+def add_device_flags(parser: argparse._ActionsContainer) -> None:
     """``--accelerator`` (default auto) and the deprecated ``--device``."""
     from ptycho.config.config import ACCELERATORS
 

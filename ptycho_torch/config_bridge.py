@@ -40,10 +40,13 @@ import dataclasses
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from ptycho.config import config as core
 from ptycho_torch import config_params as pt
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "ACTIVATION_MAP",
@@ -80,8 +83,16 @@ SCHEDULER_MAP: dict[str, str] = {
 #: The original ``DataConfig.nphotons`` default, which differs from the core's 1e9.
 PT_DEFAULT_NPHOTONS = 1e5
 
+#: A config dataclass (original or core).
+_Config = TypeVar("_Config", bound="DataclassInstance")
 
-def _as_config(value: Any, cls: type) -> Any:
+
+class _LossWeights(TypedDict):
+    nll_weight: float
+    mae_weight: float
+
+
+def _as_config(value: _Config | Mapping[str, Any] | None, cls: type[_Config]) -> _Config:
     """Accept an instance of ``cls`` or a dict of its fields (e.g. from a checkpoint)."""
     if isinstance(value, cls):
         return value
@@ -102,7 +113,9 @@ def _as_config(value: Any, cls: type) -> Any:
     )
 
 
-def _apply_overrides(cls: type, kwargs: dict[str, Any], overrides: Mapping[str, Any] | None) -> Any:
+def _apply_overrides(
+    cls: type[_Config], kwargs: dict[str, Any], overrides: Mapping[str, Any] | None
+) -> _Config:
     if overrides:
         names = [f.name for f in dataclasses.fields(cls)]
         extra = [] if cls is not core.TrainingConfig else ["n_images"]
@@ -114,6 +127,11 @@ def _apply_overrides(cls: type, kwargs: dict[str, Any], overrides: Mapping[str, 
             )
         kwargs.update(overrides)
     return cls(**kwargs)
+
+
+def _optional_path(value: str | None) -> Path | None:
+    """A path field of the original configs as the core's type (the core converts a str too)."""
+    return None if value is None else Path(value)
 
 
 def _gridsize(data: pt.DataConfig) -> int:
@@ -182,7 +200,7 @@ def to_model_config(
     return _apply_overrides(core.ModelConfig, kwargs, overrides)
 
 
-def _loss_weights(model: pt.ModelConfig, training: pt.TrainingConfig) -> dict[str, float]:
+def _loss_weights(model: pt.ModelConfig, training: pt.TrainingConfig) -> _LossWeights:
     if model.loss_function not in ("Poisson", "MAE"):
         raise ValueError(
             f"ModelConfig.loss_function must be 'Poisson' or 'MAE', got {model.loss_function!r}"
@@ -375,8 +393,8 @@ def core_configs_from_pt(
         nphotons=float(data.nphotons),
         intensity_scale_trainable=bool(model.intensity_scale_trainable),
         backend="pytorch",
-        train_data_file=training.train_data_file,
-        test_data_file=training.test_data_file,
+        train_data_file=_optional_path(training.train_data_file),
+        test_data_file=_optional_path(training.test_data_file),
         n_groups=training.n_groups,
         subsample_seed=data.subsample_seed,
         output_dir=Path(training.output_dir or "training_outputs"),

@@ -328,7 +328,9 @@ class PtychoPINN_Lightning(L.LightningModule):
             gamma = 0.95
             if 0 < floor < lr and epochs > 1:
                 gamma = (floor / lr) ** (1.0 / (epochs - 1))
-            scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+            scheduler: torch.optim.lr_scheduler.LRScheduler = (
+                torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+            )
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
         if self.scheduler_name == "warmup_cosine":
             warmup = max(1, epochs // 10)

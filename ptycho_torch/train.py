@@ -43,10 +43,22 @@ _LOGGERS = ("csv", "tensorboard", "mlflow", "none")
 _STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork")
 
 
-def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_text: str) -> None:
+def _bool_flag(
+    parser: argparse._ActionsContainer, name: str, default: bool, help_text: str
+) -> None:
     parser.add_argument(
         f"--{name}", action=argparse.BooleanOptionalAction, default=default, help=help_text
     )
+
+
+def _rank() -> int:
+    """This process's global rank: Lightning's ``rank_zero_only.rank``, which its strategy sets
+    when training starts (an attribute Lightning adds to the function, unknown to type checkers).
+    """
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    rank: int = getattr(rank_zero_only, "rank", 0)
+    return rank
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -279,8 +291,6 @@ def run_training(config: Any, execution: Any, *, n_groups_given: bool = True) ->
     ptycho.backend.TrainingInterrupted
         Ctrl-C, after the model of the last finished epoch was saved (``saved`` names it).
     """
-    from lightning.pytorch.utilities.rank_zero import rank_zero_only
-
     from ptycho.backend import TrainingInterrupted
     from ptycho.cli.common import check_group_request, check_output_dir, save_interrupted
     from ptycho.legacy_params import bridge_config
@@ -338,25 +348,25 @@ def run_training(config: Any, execution: Any, *, n_groups_given: bool = True) ->
             container, config, validation=validation, execution=execution, output_dir=output_dir
         )
     except TrainingInterrupted as exc:
-        if rank_zero_only.rank == 0:
+        if _rank() == 0:
             save_interrupted(exc, api, output_dir)
         raise
     except TrainingDivergedError as exc:
-        if exc.bundle is not None and rank_zero_only.rank == 0 and exc.bundle.history:
+        if exc.bundle is not None and _rank() == 0 and exc.bundle.history:
             saved = _save_set(exc.bundle, output_dir)
             raise TrainingDivergedError(
                 f"{exc} The last finite weights were saved to {saved}.", exc.bundle
             ) from exc
         raise
     archive = None
-    if rank_zero_only.rank == 0:
+    if _rank() == 0:
         archive = _save_set(bundle, output_dir)
     return {
         "bundle": bundle,
         "archive": archive,
         "n_groups": len(container),
         "seconds": time.perf_counter() - started,
-        "rank": rank_zero_only.rank,
+        "rank": _rank(),
     }
 
 

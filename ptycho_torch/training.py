@@ -47,7 +47,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import lightning as L
 import numpy as np
@@ -92,6 +92,8 @@ CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "lightning_logs"
 #: Lightning strategies offered by the CLI.
 STRATEGIES: tuple[str, ...] = ("auto", "ddp", "ddp_spawn", "ddp_fork")
+#: The Lightning precision strings :data:`ptycho.config.config.PRECISIONS` allows.
+_LightningPrecision = Literal["32-true", "16-mixed", "bf16-mixed"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,8 +344,8 @@ class EpochCallbackBridge(Callback):
             key = _history_key(name[:-6] if name.endswith("_epoch") else name)
             with contextlib.suppress(TypeError, ValueError):
                 logs[key] = float(value)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
+        for key, number in logs.items():
+            self.history.setdefault(key, []).append(number)
         # one assignment: weights and their epoch count always go together
         self.snapshot, self.snapshot_epochs = _state_copy(pl_module), self.snapshot_epochs + 1
         self._last_good_epoch = trainer.current_epoch
@@ -503,8 +505,11 @@ def build_trainer(
         accelerator=accelerator,
         devices=devices,
         strategy=execution.strategy,
-        deterministic=execution.deterministic,
-        precision=execution.precision,
+        deterministic="warn"
+        if execution.deterministic == "warn"
+        else bool(execution.deterministic),
+        # one of ptycho.config.config.PRECISIONS (checked by PyTorchExecutionConfig.validate)
+        precision=cast("_LightningPrecision", execution.precision),
         gradient_clip_val=execution.gradient_clip_val,
         gradient_clip_algorithm=execution.gradient_clip_algorithm,
         accumulate_grad_batches=execution.accumulate_grad_batches,

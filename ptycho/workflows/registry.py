@@ -16,7 +16,10 @@ backend's name. A backend is one :class:`BackendSpec`:
 - ``physics_module`` and ``tensors_module``: the backend's mirror of the NumPy reference physics
   (the names of ``ptycho.tf.physics.__all__``) and its NumPy <-> tensor bridge (``from_numpy``,
   ``to_numpy``, ``group_from_numpy``, ``group_to_numpy``, ``to_complex``, ``gradient``), which
-  the backend contract tests (``tests/contract/``) use to check any registered backend.
+  the backend contract tests (``tests/contract/``) use to check any registered backend;
+- ``uses_execution_config``: whether ``train`` reads a
+  :class:`~ptycho.config.config.PyTorchExecutionConfig` (accelerator, devices, strategy, ...);
+  callers build one (and validate its settings) only for such a backend.
 
 The two built-in backends are registered here; a third registers with :func:`register_backend`
 and then gets the dispatcher, the weight converter, the adapter and the contract tests for free.
@@ -80,6 +83,9 @@ class BackendSpec:
         Dotted name of the backend's physics (same public names as ``ptycho.tf.physics``).
     tensors_module : str
         Dotted name of the backend's NumPy <-> tensor bridge (``ptycho.tf.tensors`` names).
+    uses_execution_config : bool
+        ``train`` reads its ``execution`` argument (a ``PyTorchExecutionConfig``); a backend
+        without it ignores that argument, so callers pass ``None`` and skip building one.
     """
 
     name: str
@@ -91,6 +97,7 @@ class BackendSpec:
     physics_module: str
     tensors_module: str
     reads_checkpoints: bool = False
+    uses_execution_config: bool = False
 
 
 _REGISTRY: dict[str, BackendSpec] = {}
@@ -129,6 +136,7 @@ register_backend(
         physics_module="ptycho_torch.physics",
         tensors_module="ptycho_torch.tensors",
         reads_checkpoints=True,
+        uses_execution_config=True,
     )
 )
 

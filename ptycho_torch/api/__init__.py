@@ -93,7 +93,7 @@ def bundle_from_weights(
     p = np.asarray(probe, dtype=np.complex64)
     full.setdefault("probe_real", p.real.astype(np.float32))
     full.setdefault("probe_imag", p.imag.astype(np.float32))
-    full.setdefault("log_intensity_scale", np.float32(math.log(float(intensity_scale))))
+    full.setdefault("log_intensity_scale", np.asarray(math.log(float(intensity_scale)), np.float32))
     validate_weights(
         full, model_config, context="cannot build a PyTorch network from these weights"
     )

@@ -32,7 +32,7 @@ import os
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from ptycho_torch.config_bridge import (
     pt_configs_from_core,
     to_execution_config,
 )
+
+if TYPE_CHECKING:
+    from ptycho.raw_data import RawData
 
 __all__ = [
     "ConfigManager",
@@ -164,6 +167,8 @@ class PtychoDataLoader:
         self.output_dir = os.path.join(output_dir, f"run_{stamp}") if output_dir else None
         self.raw: RawData | None = None
         self.container: PtychoDataContainer | None = None
+        #: The same groups as ``container`` (a name kept for the original API's callers).
+        self.dataset: PtychoDataContainer | None = None
         self.data_module: Any = None
         if data_dir is None:
             return
@@ -343,9 +348,7 @@ class Trainer:
         if execution.devices == 1 and execution.strategy in ("ddp_spawn", "ddp", "ddp_fork"):
             execution = dataclasses.replace(execution, strategy="auto")
         execution = dataclasses.replace(execution, num_workers=0, logger_backend="csv")
-        if dataloader.output_dir is None:
-            raise ValueError("the data loader has no output_dir for the checkpoints")
-        run_dir = Path(dataloader.output_dir)
+        run_dir = _run_dir(dataloader)
         run_dir.mkdir(parents=True, exist_ok=True)
         module = model.model
         training = module.training_config
@@ -374,7 +377,23 @@ class Trainer:
             self._trainer.fit(module, datamodule=self.dataloader.data_module)
         if self._trainer.is_global_zero:
             bundle = _bundle_of(module)
-            save_bundle(bundle, Path(self.dataloader.output_dir) / "wts.h5.zip")
+            save_bundle(bundle, _run_dir(self.dataloader) / "wts.h5.zip")
+
+
+def _run_dir(loader: PtychoDataLoader) -> Path:
+    """The loader's run directory (``ValueError`` when it was built without ``output_dir``)."""
+    if loader.output_dir is None:
+        raise ValueError("the data loader has no output_dir for the checkpoints")
+    return Path(loader.output_dir)
+
+
+def _loaded(loader: PtychoDataLoader) -> tuple[RawData, PtychoDataContainer]:
+    """The loader's scan and its groups (``ValueError`` for a loader holding no data)."""
+    if loader.raw is None or loader.container is None:
+        raise ValueError(
+            "the data loader holds no data; build it from a data directory or with from_np"
+        )
+    return loader.raw, loader.container
 
 
 def _bundle_of(module: Any) -> ModelBundle:
@@ -408,7 +427,8 @@ class InferenceEngine:
 
         accelerator = "cpu" if device == "cpu" else "auto"
         batch = int(self.config_manager.inference_config.batch_size)
-        return predict_patches(self._bundle(), loader.container, batch, accelerator=accelerator)
+        _, container = _loaded(loader)
+        return predict_patches(self._bundle(), container, batch, accelerator=accelerator)
 
     def predict_and_stitch(self, data_loader: PtychoDataLoader) -> np.ndarray:
         """The stitched object, ``(H, W)`` complex64, on a grid centred on the scan.
@@ -420,9 +440,8 @@ class InferenceEngine:
         from ptycho.stitching import stitch_patches
 
         patches = self.predict(data_loader, device="auto")
-        container = data_loader.container
+        raw, container = _loaded(data_loader)
         offsets = np.asarray(container.global_offsets, dtype=np.float64).reshape(-1, 2)
-        raw = data_loader.raw
         x_all = raw.xcoords - PTYCHODUS_OFFSET_PX
         y_all = raw.ycoords - PTYCHODUS_OFFSET_PX
         height = round(float(y_all.min() + y_all.max())) + 1

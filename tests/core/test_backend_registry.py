@@ -156,6 +156,7 @@ _DISPATCH_FILES = [
     *sorted((REPO / "ptycho" / "workflows").glob("*.py")),
     *sorted((REPO / "ptycho" / "cli").glob("*.py")),
     REPO / "ptycho" / "model_manager.py",
+    *sorted((REPO / "ptycho_reconstructor").glob("*.py")),
 ]
 
 
@@ -174,6 +175,37 @@ def test_dispatch_code_never_branches_on_a_backend_name(path: Path) -> None:
         )
     ]
     assert not offenders, f"{path.name} compares with a backend name at {', '.join(offenders)}"
+
+
+def test_only_backends_that_read_it_get_an_execution_config() -> None:
+    """uses_execution_config: the PyTorch backend's train reads a PyTorchExecutionConfig, the
+    TensorFlow backend's ignores it, and a new backend reads none unless it says so."""
+    assert registry.backend_spec("pytorch").uses_execution_config
+    assert not registry.backend_spec("tensorflow").uses_execution_config
+    assert not _spec("newcomer").uses_execution_config
+
+
+def test_the_adapter_builds_an_execution_config_only_where_the_registry_says(
+    fake_modules: Path,
+) -> None:
+    """The adapter asks the registry, not the backend's name, whether to read the execution
+    settings (a bad Accelerator setting must not stop a backend that ignores it)."""
+    pytest.importorskip("ptychodus")
+    from ptychodus.api.settings import SettingsRegistry
+
+    from ptycho.config.config import PyTorchExecutionConfig
+    from ptycho_reconstructor.reconstructors import execution_config_for
+    from ptycho_reconstructor.settings import PtychoPINNxSettings
+
+    settings = PtychoPINNxSettings(SettingsRegistry())
+    registry.register_backend(_spec("reads", uses_execution_config=True))
+    registry.register_backend(_spec("ignores"))
+    assert isinstance(execution_config_for(settings, "reads"), PyTorchExecutionConfig)
+    assert execution_config_for(settings, "ignores") is None
+    settings.execution.accelerator.set_value("tpu")
+    with pytest.raises(ValueError, match="Accelerator"):
+        execution_config_for(settings, "reads")
+    assert execution_config_for(settings, "ignores") is None
 
 
 def test_a_package_removed_after_the_first_import_is_still_reported(
