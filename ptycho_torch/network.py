@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -137,6 +137,8 @@ class Decoder(nn.Module):
 
     Head activation: ``amp_activation`` for ``kind='amp'``, ``pi * tanh`` for ``kind='phase'``.
     """
+
+    border_mask: torch.Tensor  # (N, N) float32 buffer, 0 on the central N/2 square
 
     def __init__(
         self,
@@ -344,17 +346,21 @@ class PtychoPINNNet(nn.Module):
             self.unet = BackpropUNet(self.channels, out_channels, s_f, config.amp_activation)
         else:
             self.encoder = Encoder(n, self.channels, s_f)
-            kwargs = {
-                "N": n,
-                "in_channels": self.encoder.out_channels,
-                "out_channels": out_channels,
-                "n_filters_scale": s_f,
-                "amp_activation": config.amp_activation,
-                "pad_object": bool(config.pad_object),
-                "probe_big": bool(config.probe_big),
-            }
-            self.decoder_amp = Decoder("amp", **kwargs)
-            self.decoder_phase = Decoder("phase", **kwargs)
+
+            def decoder(kind: str) -> Decoder:
+                return Decoder(
+                    kind,
+                    N=n,
+                    in_channels=self.encoder.out_channels,
+                    out_channels=out_channels,
+                    n_filters_scale=s_f,
+                    amp_activation=config.amp_activation,
+                    pad_object=bool(config.pad_object),
+                    probe_big=bool(config.probe_big),
+                )
+
+            self.decoder_amp = decoder("amp")
+            self.decoder_phase = decoder("phase")
         self.log_intensity_scale = nn.Parameter(
             torch.tensor(math.log(intensity_scale), dtype=torch.float32),
             requires_grad=bool(intensity_scale_trainable),
@@ -389,7 +395,8 @@ class PtychoPINNNet(nn.Module):
         """
         fmt = torch.channels_last if enabled else torch.contiguous_format
         for module in self.trunk_modules():
-            module.to(memory_format=fmt)
+            # Module.to accepts memory_format at runtime; torch's stubs omit that overload
+            module.to(memory_format=fmt)  # type: ignore[call-overload]
         self.channels_last = bool(enabled)
 
     def trunk_modules(self) -> list[nn.Module]:
@@ -520,9 +527,9 @@ class DiffractionToObject(nn.Module):
 
     def predict(self, inputs: object, batch_size: int = 64) -> np.ndarray:
         """NumPy in, NumPy out, in batches and without gradients."""
-        x, offsets = inputs  # type: ignore[misc]
-        x = np.asarray(x, dtype=np.float32)
-        offsets = np.asarray(offsets, dtype=np.float32)
+        x_in, offsets_in = cast("tuple[object, object]", inputs)
+        x = np.asarray(x_in, dtype=np.float32)
+        offsets = np.asarray(offsets_in, dtype=np.float32)
         out = []
         with torch.inference_mode():
             for start in range(0, x.shape[0], batch_size):

@@ -16,6 +16,7 @@ The library half of the backend's inference (same names and contract as
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -25,6 +26,10 @@ from ptycho.config.config import InferenceConfig
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
+
+if TYPE_CHECKING:
+    from ptycho.array_types import Complex64Array, ComplexArray
+    from ptycho_torch.network import PtychoPINNNet
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -88,7 +93,7 @@ def predict_patches(
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    net = bundle.network
+    net = cast("PtychoPINNNet", bundle.network)
     if container.N != net.N or container.gridsize != net.gridsize:
         raise ValueError(
             f"the data are {container.N}x{container.N} patterns grouped with gridsize "
@@ -145,14 +150,14 @@ def reconstruct(
     """
 
     def predict(
-        b: ModelBundle,
+        bundle: ModelBundle,
         container: PtychoDataContainer,
         batch_size: int,
         *,
-        probe: np.ndarray | None = None,
-    ) -> np.ndarray:
+        probe: ComplexArray | None = None,
+    ) -> Complex64Array:
         return predict_patches(
-            b,
+            bundle,
             container,
             batch_size=batch_size,
             accelerator=accelerator,

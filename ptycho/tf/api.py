@@ -145,7 +145,9 @@ def bundle_from_weights(
     p = np.asarray(probe, dtype=np.complex64)
     weights.setdefault("probe_real", p.real.astype(np.float32))
     weights.setdefault("probe_imag", p.imag.astype(np.float32))
-    weights.setdefault("log_intensity_scale", np.float32(math.log(float(intensity_scale))))
+    weights.setdefault(
+        "log_intensity_scale", np.asarray(math.log(float(intensity_scale)), dtype=np.float32)
+    )
     for variable in network.weights:
         name = canonical_from_keras_path(variable.path)
         if name not in weights:
