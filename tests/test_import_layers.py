@@ -287,7 +287,9 @@ def _new(kind: str) -> dict[tuple[str, str], list[str]]:
 def test_scan_finds_the_packages() -> None:
     names = modules()
     assert "ptycho.loader" in names and "ptycho_torch.train" in names
-    assert any(e.source == "ptycho.raw_data.grouped" and e.target == "ptycho.grouping" for e in edges())
+    assert any(
+        e.source == "ptycho.raw_data.grouped" and e.target == "ptycho.grouping" for e in edges()
+    )
 
 
 def test_core_imports_no_framework() -> None:
