@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.backend import BACKENDS
+
 if TYPE_CHECKING:
     from ptycho.metrics import ComparisonMetrics
 
@@ -98,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     io.add_argument(
         "--backend",
-        choices=("tensorflow", "pytorch"),
-        default="tensorflow",
+        choices=BACKENDS,
+        default=BACKENDS[0],
         help="training backend",
     )
     grp = p.add_argument_group("grouping")

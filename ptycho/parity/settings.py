@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ptycho.backend import BACKENDS as _ALL_BACKENDS
+
 __all__ = [
     "BACKENDS",
     "LABELS",
@@ -32,8 +34,8 @@ __all__ = [
 #: Pass thresholds: physics and same-weights relative differences, trained SSIM difference.
 TOLERANCES: dict[str, float] = {"physics": 1e-5, "same_weights": 1e-4, "ssim": 0.02}
 
-#: The compared backends (names of :data:`ptycho.backend.BACKENDS`), in report order.
-BACKENDS: tuple[str, ...] = ("tensorflow", "pytorch")
+#: The compared backends (:data:`ptycho.backend.BACKENDS`), in report order.
+BACKENDS: tuple[str, ...] = _ALL_BACKENDS
 
 #: Backend name -> its name for people (report and figure).
 LABELS: Mapping[str, str] = MappingProxyType({"tensorflow": "TensorFlow", "pytorch": "PyTorch"})
