@@ -133,7 +133,7 @@ def write_outputs(out: Path, summary: dict[str, Any], data: Mapping[str, Any]) -
     )
 
 
-def json_default(value: Any) -> Any:
+def json_default(value: object) -> object:
     """``json.dumps`` fallback: NumPy scalars and arrays as Python values, tuples as lists."""
     if isinstance(value, np.generic):
         return value.item()

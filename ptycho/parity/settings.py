@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ptycho.backend import BACKENDS as _ALL_BACKENDS
 
@@ -141,7 +142,7 @@ class ParityResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def relative_difference(value: Any, reference: Any) -> tuple[float, float]:
+def relative_difference(value: npt.ArrayLike, reference: npt.ArrayLike) -> tuple[float, float]:
     """``(max|value - reference|, max|value - reference| / max|reference|)`` in float64.
 
     Complex inputs use the modulus of the difference. A zero reference gives the absolute

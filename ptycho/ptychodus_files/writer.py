@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import h5py
 import numpy as np
@@ -23,6 +23,7 @@ from ptycho.ptychodus_files.batch import (
     DIFFRACTION_FILE,
     PRODUCT_FILE,
     BatchArrays,
+    BatchSource,
     prepare_batch_arrays,
 )
 
@@ -104,7 +105,7 @@ H5PY_WRITER: BatchWriter = H5pyBatchWriter()
 
 
 def write_ptychodus_batch_input(
-    dataset_or_raw: Any,
+    dataset_or_raw: BatchSource,
     directory: str | os.PathLike[str],
     *,
     pixel_size_m: float | None = None,
