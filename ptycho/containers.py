@@ -8,12 +8,15 @@ training or prediction; ``ptycho.workflows.components`` re-exports it under its 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ptycho.grouping import too_many_groups
 from ptycho.inference import subsample_raw
 from ptycho.loader import PtychoDataContainer, container_from_raw
 from ptycho.raw_data import RawData
+
+if TYPE_CHECKING:
+    from ptycho.config.config import InferenceConfig, TrainingConfig
 
 __all__ = ["create_ptycho_data_container"]
 
@@ -21,7 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 def create_ptycho_data_container(
-    data: RawData | PtychoDataContainer, config: Any, n_groups: int | None = -1
+    data: RawData | PtychoDataContainer,
+    config: TrainingConfig | InferenceConfig,
+    n_groups: int | None = -1,
 ) -> PtychoDataContainer:
     """Group ``data`` with the settings of ``config`` (a container is returned unchanged).
 

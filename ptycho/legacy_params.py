@@ -8,18 +8,20 @@ and :mod:`ptycho.workflows.backend_selector` call these helpers instead of repea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from ptycho.backend import ModelBundle
+    from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
 
 __all__ = ["bridge_bundle", "bridge_config"]
 
 
-def bridge_config(config: Any) -> None:
-    """Write ``config`` (a training/inference config) into ``ptycho.params.cfg`` (CONFIG-001).
+def bridge_config(config: ModelConfig | TrainingConfig | InferenceConfig) -> None:
+    """Write ``config`` (a model, training or inference config) into ``ptycho.params.cfg``
+    (CONFIG-001).
 
     The execution configs (e.g. ``PyTorchExecutionConfig``) are never passed here (CONFIG-002).
     """

@@ -16,11 +16,14 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ptycho.array_types import AnyArray
+
+if TYPE_CHECKING:
+    from numpy.lib.npyio import NpzFile
 
 __all__ = [
     "NPY_MAGIC",
@@ -108,7 +111,7 @@ def open_npz(
     *,
     what: str = "NPZ file",
     fix: str = "write it with numpy.savez",
-) -> Any:
+) -> NpzFile:
     """Open an NPZ archive lazily (``numpy.lib.npyio.NpzFile``; use it as a context manager).
 
     Parameters
@@ -139,12 +142,13 @@ def open_npz(
     if not head.startswith(ZIP_MAGIC):
         raise ValueError(f"{p} is not a readable {what} ({describe_file_start(head)}); {fix}")
     try:
-        return np.load(p, allow_pickle=False)
+        npz: NpzFile = np.load(p, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{p} is not a readable {what} ({_reason(exc)}); {fix}") from None
+    return npz
 
 
-def npz_array(npz: Any, key: str, source: str) -> AnyArray:
+def npz_array(npz: NpzFile, key: str, source: str) -> AnyArray:
     """``npz[key]`` without unpickling; ``source`` names the file in messages.
 
     Raises

@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,7 @@ from ptycho.array_types import Complex64Array, ComplexArray, FloatArray
 from ptycho.physics.shift import extract_patches, place_patches
 
 if TYPE_CHECKING:
+    from ptycho.loader import PtychoDataContainer
     from ptycho.raw_data import RawData
 
 __all__ = [
@@ -393,7 +394,15 @@ def with_refined_object(raw: RawData, iterations: int, *, refine_probe: bool = F
     return copy
 
 
-def refined_training_data(data: Any, iterations: int) -> Any:
+@overload
+def refined_training_data(data: RawData, iterations: int) -> RawData: ...
+@overload
+def refined_training_data(data: PtychoDataContainer, iterations: int) -> PtychoDataContainer: ...
+@overload
+def refined_training_data(data: None, iterations: int) -> None: ...
+def refined_training_data(
+    data: RawData | PtychoDataContainer | None, iterations: int
+) -> RawData | PtychoDataContainer | None:
     """``data`` with refined targets (:func:`with_refined_object`) when ``iterations > 0`` and
     it is a scan (:class:`~ptycho.raw_data.RawData`); anything else is returned unchanged
     (``TrainingConfig.refined_target_iterations``: containers are used as given)."""

@@ -56,7 +56,7 @@ import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -226,7 +226,27 @@ def _snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def keras_weight_names(model: Any) -> dict[str, str]:
+class _KerasVariable(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class _KerasLayer(Protocol):
+    @property
+    def weights(self) -> Sequence[_KerasVariable]: ...
+
+
+class KerasLayered(Protocol):
+    """What :func:`keras_weight_names` reads of a ``keras.Model`` (the core never imports
+    Keras): its layers, each with its variables and their paths."""
+
+    @property
+    def layers(self) -> Sequence[_KerasLayer]:
+        """The model's layers, in order."""
+        ...
+
+
+def keras_weight_names(model: KerasLayered) -> dict[str, str]:
     """Map the dataset paths of ``model.save_weights(...)`` to Keras variable paths.
 
     Keras 3 names the layers in a ``.weights.h5`` file by their class (``conv2d``,
@@ -341,7 +361,7 @@ def read_keras_weights(
         with h5py.File(io.BytesIO(data), "r") as handle:
             datasets: dict[str, AnyArray] = {}
 
-            def visit(name: str, obj: Any) -> None:
+            def visit(name: str, obj: object) -> None:
                 if isinstance(obj, h5py.Dataset):
                     datasets[name] = np.asarray(obj[()])
 

@@ -38,6 +38,15 @@ from ptychodus.api.object import Object, ObjectGeometry
 from ptychodus.api.probe import ProbeSequence
 from ptychodus.api.product import LossValue, Product
 
+from ptycho.array_types import (
+    AnyArray,
+    BoolArray,
+    Complex64Array,
+    ComplexArray,
+    Float32Array,
+    Float64Array,
+    FloatArray,
+)
 from ptycho.scan_geometry import check_positions_on_object
 
 if TYPE_CHECKING:
@@ -69,7 +78,7 @@ SUPPORTED_N: Final[tuple[int, ...]] = (64, 128, 256)
 ARCH002_OFFSET_PX: Final[float] = 0.5
 
 
-def pattern_size(patterns: np.ndarray) -> int:
+def pattern_size(patterns: AnyArray) -> int:
     """Validate the pattern stack and return the pattern side ``N`` (ADAPT-020).
 
     Parameters
@@ -110,8 +119,8 @@ def pattern_size(patterns: np.ndarray) -> int:
 
 
 def intensity_to_amplitude(
-    patterns: np.ndarray, bad_pixels: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+    patterns: AnyArray, bad_pixels: AnyArray | None
+) -> tuple[Float32Array, BoolArray | None]:
     """Turn Ptychodus intensities into amplitudes, excluding bad pixels (ADAPT-021, ADAPT-022).
 
     Parameters
@@ -139,7 +148,7 @@ def intensity_to_amplitude(
         raise ValueError(
             f"diffraction patterns must be real intensities (counts), got dtype {arr.dtype}"
         )
-    mask: np.ndarray | None = None
+    mask: BoolArray | None = None
     if bad_pixels is not None:
         mask = np.asarray(bad_pixels)
         if mask.shape != (n, n):
@@ -178,8 +187,8 @@ def intensity_to_amplitude(
 
 
 def positions_to_object_px(
-    x_m: np.ndarray, y_m: np.ndarray, geometry: ObjectGeometry
-) -> tuple[np.ndarray, np.ndarray]:
+    x_m: FloatArray, y_m: FloatArray, geometry: ObjectGeometry
+) -> tuple[Float64Array, Float64Array]:
     """Map positions in metres to our object pixels and check they lie on the object (ADAPT-023).
 
     ``x = (x_m - center_x_m) / pixel_width_m + (width_px - 1) / 2 + 0.5`` (Ptychodus's
@@ -231,7 +240,7 @@ def positions_to_object_px(
     return x, y
 
 
-def probe_modes_from_product(product: Product, N: int) -> np.ndarray:
+def probe_modes_from_product(product: Product, N: int) -> Complex64Array:
     """The input probe at OPR index 0 as ``(modes, N, N)`` complex64 (ADAPT-024).
 
     Raises
@@ -312,18 +321,18 @@ def raw_data_from_input(parameters: ReconstructInput) -> RawData:
     )
 
 
-def mean_photons_per_pattern(amplitude: np.ndarray) -> float:
+def mean_photons_per_pattern(amplitude: FloatArray) -> float:
     """Mean photon count per pattern, ``mean_m sum_uv amplitude^2`` (for ``NumPhotons = 0``)."""
     a = np.asarray(amplitude, dtype=np.float64)
     return float(np.mean(np.sum(a * a, axis=(-2, -1))))
 
 
 def object_from_patches(
-    patches: np.ndarray,
-    global_offsets: np.ndarray,
+    patches: ComplexArray,
+    global_offsets: FloatArray,
     shape: tuple[int, int],
     crop: int | None = None,
-) -> np.ndarray:
+) -> Complex64Array:
     """Stitch predicted object patches onto the input object's pixel grid (ADAPT-025).
 
     Parameters
@@ -355,7 +364,7 @@ def object_from_patches(
     return stitch_patches(pa, offsets[:, 0], offsets[:, 1], shape, crop=crop, rim_crop=n // 2)
 
 
-def probe_in_input_scale(learned: np.ndarray, input_modes: np.ndarray) -> np.ndarray:
+def probe_in_input_scale(learned: ComplexArray, input_modes: ComplexArray) -> Complex64Array:
     """Put a learned probe back into the input probe's layout and amplitude scale (ADAPT-026).
 
     The model works with a normalised probe (ARCH-008: ``mean |mask * P| = 1 / probe_scale``).
@@ -435,9 +444,9 @@ def loss_values(history: Mapping[str, Sequence[float]], key: str | None = None) 
 
 def product_from_reconstruction(
     parameters: ReconstructInput,
-    object_array: np.ndarray,
+    object_array: ComplexArray,
     *,
-    probe_modes: np.ndarray | None = None,
+    probe_modes: ComplexArray | None = None,
     losses: Sequence[LossValue] = (),
 ) -> Product:
     """Build the output ``Product`` (ADAPT-025 .. ADAPT-028).

@@ -36,6 +36,7 @@ from typing import TypedDict
 import numpy as np
 
 from ptycho import defaults
+from ptycho.array_types import ComplexArray
 from ptycho.atomic import atomic_output, atomic_write_json
 from ptycho.backend import BACKENDS
 from ptycho.metrics import ComparisonMetrics, compare, format_table, scanned_roi
@@ -125,7 +126,7 @@ def _ptychodus(mode: str, in_dir: Path, out_dir: Path, settings: Path, log: Path
     return elapsed
 
 
-def _save_png(path: Path, objects: dict[str, np.ndarray], title: str) -> None:
+def _save_png(path: Path, objects: dict[str, ComplexArray], title: str) -> None:
     """One row (amplitude, phase) per named object."""
     import matplotlib
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ptycho.ptychodus_files import (
     H5PY_WRITER,
     BatchArrays,
+    BatchSource,
     BatchWriter,
 )
 from ptycho.ptychodus_files import (
@@ -104,7 +105,7 @@ def ptychodus_batch_writer() -> BatchWriter | None:
 
 
 def write_ptychodus_batch_input(
-    dataset_or_raw: Any,
+    dataset_or_raw: BatchSource,
     directory: str | os.PathLike[str],
     *,
     pixel_size_m: float | None = None,

@@ -71,8 +71,7 @@ from ptycho_reconstructor.training_data import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
-
+    from ptycho.array_types import ComplexArray
     from ptycho.backend import ModelBundle
     from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
     from ptycho.raw_data import RawData
@@ -425,7 +424,7 @@ class PtychoPINNxTrainableReconstructor(TrainableReconstructor):
             training_loss=training_loss, validation_loss=validation_loss, progress=self._goal
         )
 
-    def _pretrained_start(self, config: TrainingConfig, probe: np.ndarray) -> ModelBundle | None:
+    def _pretrained_start(self, config: TrainingConfig, probe: ComplexArray) -> ModelBundle | None:
         """The pretrained model to fine-tune (``StartFromPretrained``), or None for a new network.
 
         PINN training only, and only when the model settings describe the pretrained network
@@ -526,7 +525,7 @@ class PtychoPINNxFitReconstructor(Reconstructor):
         """``PtychoPINNxFit.NumEpochs``: one output per epoch, the last at the goal."""
         return max(1, int(self._settings.fit.nepochs.get_value()))
 
-    def _initial_model(self, n: int, n_positions: int, probe: np.ndarray) -> ModelBundle | None:
+    def _initial_model(self, n: int, n_positions: int, probe: ComplexArray) -> ModelBundle | None:
         if not self._settings.fit.start_from_model.get_value() or not self._slot.is_loaded():
             self._log.info("PINN-Fit starts from a new, untrained network")
             return None

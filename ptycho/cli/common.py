@@ -24,10 +24,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ptycho.backend import ModelBundle
+    from ptycho.backend import BackendAPI, ModelBundle
 
 __all__ = [
     "CLI_ERRORS",
@@ -166,7 +166,7 @@ def sigint_ignored() -> Iterator[None]:
 
 
 def save_training_set(
-    bundle: ModelBundle, api: Any, output_dir: Path, loss_curve: str | None = None
+    bundle: ModelBundle, api: BackendAPI, output_dir: Path, loss_curve: str | None = None
 ) -> dict[str, Path]:
     """Write the archive, ``history.csv`` and (optionally) the loss curve as one set (HARD-014).
 
@@ -210,7 +210,7 @@ def save_training_set(
 
 
 def save_interrupted(
-    exc: BaseException, api: Any, output_dir: Path, loss_curve: str | None = None
+    exc: BaseException, api: BackendAPI, output_dir: Path, loss_curve: str | None = None
 ) -> None:
     """After Ctrl-C in training, save the model of the last finished epoch (HARD-010).
 

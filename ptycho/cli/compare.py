@@ -15,12 +15,15 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ptycho.array_types import AnyArray, ComplexArray, FloatArray
 from ptycho.atomic import atomic_write_json
+
+if TYPE_CHECKING:
+    from numpy.lib.npyio import NpzFile
 
 __all__ = ["build_parser", "load_reconstruction", "load_truth", "main", "parse_roi"]
 
@@ -86,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _open_npz(path: Path, what: str) -> Any:
+def _open_npz(path: Path, what: str) -> NpzFile:
     from ptycho.npy_io import open_npz
 
     if not path.is_file():

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ptycho.backend import BACKENDS
+
 __all__ = ["build_parser", "main", "run"]
 
 logger = logging.getLogger(__name__)
@@ -61,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--backend",
-        choices=("tensorflow", "pytorch"),
-        default="tensorflow",
+        choices=BACKENDS,
+        default=BACKENDS[0],
         help="inference backend",
     )
     p.add_argument(

@@ -25,11 +25,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ptycho.atomic import atomic_output, atomic_write_json
+
+if TYPE_CHECKING:
+    from ptycho.simulation import SimulatedDataset
 
 __all__ = ["build_parser", "main", "write_overview"]
 
@@ -210,7 +213,7 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         parser.error(f"--output_dir {args.output_dir} exists and is not a folder")
 
 
-def write_overview(dataset: Any, path: Path, title: str = "") -> bool:
+def write_overview(dataset: SimulatedDataset, path: Path, title: str = "") -> bool:
     """Write a PNG overview of a :class:`~ptycho.simulation.SimulatedDataset`.
 
     Panels: object amplitude, object phase (rad), scan positions on the amplitude, probe
@@ -276,7 +279,7 @@ def write_overview(dataset: Any, path: Path, title: str = "") -> bool:
     return True
 
 
-def _describe(ds: Any) -> dict[str, Any]:
+def _describe(ds: SimulatedDataset) -> dict[str, Any]:
     raw = ds.raw
     return {
         "diff3d_shape": list(raw.diff3d.shape),

@@ -26,14 +26,20 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ptycho.backend import BACKENDS
+
 if TYPE_CHECKING:
+    from ptycho.backend import BackendAPI, EpochCallback
+    from ptycho.config.config import TrainingConfig
+    from ptycho.inference import Reconstruction
     from ptycho.metrics import ComparisonMetrics
+    from ptycho.raw_data import RawData
 
 __all__ = [
     "build_parser",
@@ -98,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     io.add_argument(
         "--backend",
-        choices=("tensorflow", "pytorch"),
-        default="tensorflow",
+        choices=BACKENDS,
+        default=BACKENDS[0],
         help="training backend",
     )
     grp = p.add_argument_group("grouping")
@@ -254,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_backend(name: str) -> Any:
+def check_backend(name: str) -> BackendAPI:
     """Resolve ``name`` through the dispatcher (D7): ValueError for an unknown backend,
     RuntimeError with the pip command for one that is not installed."""
     from ptycho.workflows.backend_selector import get_backend
@@ -270,7 +276,7 @@ def check_output_dir(path: Path) -> Path:
     return check(path, "--output_dir")
 
 
-def _positions_used(raw: Any, n_subsample: int | None) -> int:
+def _positions_used(raw: RawData, n_subsample: int | None) -> int:
     """Scan positions left after ``--n_subsample``."""
     return len(raw) if n_subsample is None else min(len(raw), int(n_subsample))
 
@@ -293,7 +299,7 @@ def _n_groups(args: argparse.Namespace, positions: int) -> int:
     return int(args.n_groups)
 
 
-def _training_config(args: argparse.Namespace, n: int, n_groups: int) -> Any:
+def _training_config(args: argparse.Namespace, n: int, n_groups: int) -> TrainingConfig:
     from ptycho.config.config import ModelConfig, TrainingConfig
 
     model = ModelConfig(
@@ -346,7 +352,9 @@ def _require_file(path: Path, flag: str) -> None:
         raise FileNotFoundError(f"{flag} {path} does not exist; pass the path of an NPZ scan")
 
 
-def quality_against_truth(recon: Any, raw: Any, crop: int = 20) -> ComparisonMetrics | None:
+def quality_against_truth(
+    recon: Reconstruction, raw: RawData, crop: int = 20
+) -> ComparisonMetrics | None:
     """Amplitude/phase SSIM and PSNR of a reconstruction against ``raw.objectGuess`` (or None).
 
     The region is the scanned area (:func:`ptycho.metrics.scanned_roi`) shrunk to what the
@@ -465,8 +473,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-def _printer(nepochs: int) -> Any:
-    def report(epoch: int, logs: Any) -> bool:
+def _printer(nepochs: int) -> EpochCallback:
+    def report(epoch: int, logs: Mapping[str, float]) -> bool:
         parts = [f"loss {logs['loss']:.6g}"]
         if "val_loss" in logs:
             parts.append(f"val_loss {logs['val_loss']:.6g}")

@@ -39,7 +39,7 @@ KEY_MAPPINGS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
-def _check_legacy_source(obj: Any, caller: str) -> None:
+def _check_legacy_source(obj: object, caller: str) -> None:
     if isinstance(obj, PyTorchExecutionConfig):
         raise TypeError(
             f"{caller}() refuses PyTorchExecutionConfig: execution settings are never written "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ptycho.config.choices import AMP_ACTIVATIONS, ARCHITECTURES, MODEL_TYPES, SUPPORTED_N
 from ptycho.config.validation import (
@@ -116,7 +115,7 @@ class ModelConfig:
             )
 
 
-def check_model(owner: str, model: Any, require_n: bool) -> None:
+def check_model(owner: str, model: object, require_n: bool) -> None:
     """Check that ``model`` (the ``model`` field of ``owner``) is a valid ModelConfig."""
     if not isinstance(model, ModelConfig):
         fail(

@@ -12,12 +12,18 @@ import math
 import numbers
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn, TypeGuard
 
 from ptycho.config.choices import BACKENDS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from ptycho.config.inference import InferenceConfig
+    from ptycho.config.training import TrainingConfig
 
 __all__ = [
     "check_bool",
@@ -38,24 +44,24 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def fail(owner: str, name: str, requirement: str, value: Any) -> NoReturn:
+def fail(owner: str, name: str, requirement: str, value: object) -> NoReturn:
     """Raise ``ValueError("<owner>.<name> must be <requirement>, got <value>")``."""
     raise ValueError(f"{owner}.{name} must be {requirement}, got {value!r}")
 
 
-def _is_numpy_bool(value: Any) -> bool:
+def _is_numpy_bool(value: object) -> bool:
     dtype = getattr(value, "dtype", None)
     return (
         dtype is not None and getattr(dtype, "kind", "") == "b" and getattr(value, "ndim", 1) == 0
     )
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[numbers.Integral]:
     """True for Python and NumPy integers, False for bools."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value: Any) -> bool:
+def is_real(value: object) -> TypeGuard[numbers.Real]:
     """True for Python and NumPy real numbers, False for bools (Python or NumPy)."""
     return (
         isinstance(value, numbers.Real)
@@ -64,13 +70,13 @@ def is_real(value: Any) -> bool:
     )
 
 
-def is_bool(value: Any) -> bool:
+def is_bool(value: object) -> bool:
     """True for ``bool`` and NumPy 0-d booleans."""
     return isinstance(value, bool) or _is_numpy_bool(value)
 
 
 def check_int(
-    owner: str, name: str, value: Any, *, minimum: int | None = None, allow_none: bool = False
+    owner: str, name: str, value: object, *, minimum: int | None = None, allow_none: bool = False
 ) -> None:
     """Require an integer (``>= minimum`` when given; None allowed when ``allow_none``)."""
     if value is None and allow_none:
@@ -85,7 +91,7 @@ def check_int(
 def check_real(
     owner: str,
     name: str,
-    value: Any,
+    value: object,
     *,
     low: float | None = None,
     low_inclusive: bool = True,
@@ -115,11 +121,11 @@ def check_real(
         fail(owner, name, requirement, value)
 
 
-def _format_choices(choices: tuple[Any, ...]) -> str:
+def _format_choices(choices: tuple[object, ...]) -> str:
     return ", ".join(repr(choice) for choice in choices)
 
 
-def check_choice(owner: str, name: str, value: Any, choices: tuple[str | None, ...]) -> None:
+def check_choice(owner: str, name: str, value: object, choices: tuple[str | None, ...]) -> None:
     """Require one of ``choices`` (strings, or None)."""
     # Choices are strings (or None): a non-string value never matches, whatever its __eq__.
     if not any(
@@ -130,13 +136,13 @@ def check_choice(owner: str, name: str, value: Any, choices: tuple[str | None, .
         fail(owner, name, f"one of {_format_choices(choices)}", value)
 
 
-def check_bool(owner: str, name: str, value: Any) -> None:
+def check_bool(owner: str, name: str, value: object) -> None:
     """Require ``True`` or ``False`` (NumPy booleans accepted)."""
     if not is_bool(value):
         fail(owner, name, "True or False", value)
 
 
-def check_path(owner: str, name: str, value: Any, *, allow_none: bool = False) -> None:
+def check_path(owner: str, name: str, value: object, *, allow_none: bool = False) -> None:
     """Require a ``str`` or ``os.PathLike`` (None allowed when ``allow_none``)."""
     if value is None and allow_none:
         return
@@ -145,34 +151,34 @@ def check_path(owner: str, name: str, value: Any, *, allow_none: bool = False) -
         fail(owner, name, f"None or {requirement}" if allow_none else requirement, value)
 
 
-def check_nonempty_str(owner: str, name: str, value: Any) -> None:
+def check_nonempty_str(owner: str, name: str, value: object) -> None:
     """Require a non-empty string."""
     if not isinstance(value, str) or not value:
         fail(owner, name, "a non-empty string", value)
 
 
-def _coerce_int(value: Any) -> Any:
+def _coerce_int(value: object) -> object:
     return int(value) if is_int(value) else value
 
 
-def _coerce_float(value: Any) -> Any:
+def _coerce_float(value: object) -> object:
     return float(value) if is_real(value) else value
 
 
-def _coerce_bool(value: Any) -> Any:
+def _coerce_bool(value: object) -> object:
     return bool(value) if _is_numpy_bool(value) else value
 
 
-def _coerce_path(value: Any) -> Any:
+def _coerce_path(value: object) -> object:
     return Path(value) if isinstance(value, (str, os.PathLike)) else value
 
 
-_CONVERTERS: Final[Mapping[str, Any]] = MappingProxyType(
+_CONVERTERS: Final[Mapping[str, Callable[[object], object]]] = MappingProxyType(
     {"path": _coerce_path, "bool": _coerce_bool, "float": _coerce_float, "int": _coerce_int}
 )
 
 
-def _field_kind(annotation: Any) -> str | None:
+def _field_kind(annotation: object) -> str | None:
     """Scalar kind of a field from its (string) annotation, e.g. ``'float | None'`` -> float."""
     parts = {part.strip() for part in str(annotation).split("|")}
     for kind, type_name in (("path", "Path"), ("bool", "bool"), ("float", "float"), ("int", "int")):
@@ -181,7 +187,7 @@ def _field_kind(annotation: Any) -> str | None:
     return None
 
 
-def coerce_fields(obj: Any) -> None:
+def coerce_fields(obj: DataclassInstance) -> None:
     """Normalise field values in place (CFG-005): numpy scalars -> Python scalars, str -> Path.
 
     The conversion is chosen from each field's annotation; values of the wrong type are left
@@ -193,7 +199,7 @@ def coerce_fields(obj: Any) -> None:
             setattr(obj, f.name, _CONVERTERS[kind](getattr(obj, f.name)))
 
 
-def resolve_n_groups_alias(owner: str, n_groups: Any, n_images: Any) -> Any:
+def resolve_n_groups_alias(owner: str, n_groups: int | None, n_images: int | None) -> int | None:
     """Apply the deprecated ``n_images`` alias of ``n_groups`` (CFG-006)."""
     if n_images is None:
         return n_groups
@@ -208,7 +214,7 @@ def resolve_n_groups_alias(owner: str, n_groups: Any, n_images: Any) -> Any:
     return n_images
 
 
-def validate_grouping(owner: str, obj: Any) -> None:
+def validate_grouping(owner: str, obj: TrainingConfig | InferenceConfig) -> None:
     """Checks shared by TrainingConfig and InferenceConfig (grouping and sampling fields)."""
     check_int(owner, "n_subsample", obj.n_subsample, minimum=1, allow_none=True)
     check_int(owner, "subsample_seed", obj.subsample_seed, minimum=0, allow_none=True)

@@ -1,6 +1,7 @@
 """Writing a parity run's outputs: the figure ``parity.png``, ``parity.json`` and the report.
 
-Every file is written atomically (a temporary file in the same directory, then renamed).
+The three files are one output set (:func:`ptycho.atomic.atomic_output_set`): each is written to
+a temporary file in the same directory, and only when all are complete are they renamed into place.
 :func:`json_default` is also how the workers serialise their results.
 """
 
@@ -8,19 +9,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ptycho.atomic import atomic_output_set
 from ptycho.parity.reference import PHYSICS_ROWS
 from ptycho.parity.report import report_markdown
 from ptycho.parity.settings import LABELS, TOLERANCES, ParityResult
 
-__all__ = ["atomic_text", "json_default", "write_outputs"]
+__all__ = ["json_default", "write_outputs"]
 
 
 def _figure(path: Path, summary: Mapping[str, Any], data: Mapping[str, Any]) -> None:
@@ -105,22 +105,11 @@ def _figure(path: Path, summary: Mapping[str, Any], data: Mapping[str, Any]) -> 
         f"{'PASS' if summary['passed'] else 'FAIL'}"
     )
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
-
-
-def atomic_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same directory, renamed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        # the path may be a temporary file (no .png suffix): name the format
+        fig.savefig(path, format="png", dpi=90)
+    finally:
+        plt.close(fig)
 
 
 def write_outputs(out: Path, summary: dict[str, Any], data: Mapping[str, Any]) -> ParityResult:
@@ -129,10 +118,11 @@ def write_outputs(out: Path, summary: dict[str, Any], data: Mapping[str, Any]) -
     report = out / "parity_report.md"
     figure = out / "parity.png"
     json_path = out / "parity.json"
-    _figure(figure, summary, data)
     public = {k: v for k, v in summary.items() if not k.startswith("_")}
-    atomic_text(json_path, json.dumps(public, indent=1, default=json_default))
-    atomic_text(report, report_markdown(summary))
+    with atomic_output_set((figure, json_path, report)) as (figure_tmp, json_tmp, report_tmp):
+        _figure(figure_tmp, summary, data)
+        json_tmp.write_text(json.dumps(public, indent=1, default=json_default), encoding="utf-8")
+        report_tmp.write_text(report_markdown(summary), encoding="utf-8")
     return ParityResult(
         passed=bool(summary["passed"]),
         checks=list(summary["checks"]),
@@ -143,7 +133,7 @@ def write_outputs(out: Path, summary: dict[str, Any], data: Mapping[str, Any]) -
     )
 
 
-def json_default(value: Any) -> Any:
+def json_default(value: object) -> object:
     """``json.dumps`` fallback: NumPy scalars and arrays as Python values, tuples as lists."""
     if isinstance(value, np.generic):
         return value.item()

@@ -15,6 +15,9 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ptycho.backend import BACKENDS as _ALL_BACKENDS
 
 __all__ = [
     "BACKENDS",
@@ -32,8 +35,8 @@ __all__ = [
 #: Pass thresholds: physics and same-weights relative differences, trained SSIM difference.
 TOLERANCES: dict[str, float] = {"physics": 1e-5, "same_weights": 1e-4, "ssim": 0.02}
 
-#: The compared backends (names of :data:`ptycho.backend.BACKENDS`), in report order.
-BACKENDS: tuple[str, ...] = ("tensorflow", "pytorch")
+#: The compared backends (:data:`ptycho.backend.BACKENDS`), in report order.
+BACKENDS: tuple[str, ...] = _ALL_BACKENDS
 
 #: Backend name -> its name for people (report and figure).
 LABELS: Mapping[str, str] = MappingProxyType({"tensorflow": "TensorFlow", "pytorch": "PyTorch"})
@@ -139,7 +142,7 @@ class ParityResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def relative_difference(value: Any, reference: Any) -> tuple[float, float]:
+def relative_difference(value: npt.ArrayLike, reference: npt.ArrayLike) -> tuple[float, float]:
     """``(max|value - reference|, max|value - reference| / max|reference|)`` in float64.
 
     Complex inputs use the modulus of the difference. A zero reference gives the absolute

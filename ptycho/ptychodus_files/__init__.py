@@ -21,6 +21,9 @@ from ptycho.ptychodus_files.batch import (
     DIFFRACTION_FILE,
     PRODUCT_FILE,
     BatchArrays,
+    BatchSource,
+    ScanSource,
+    SimulatedScanSource,
     prepare_batch_arrays,
 )
 from ptycho.ptychodus_files.coordinates import (
@@ -48,10 +51,13 @@ __all__ = [
     "HC_EV_M",
     "PRODUCT_FILE",
     "BatchArrays",
+    "BatchSource",
     "BatchWriter",
     "H5pyBatchWriter",
     "PtychodusDiffraction",
     "PtychodusProduct",
+    "ScanSource",
+    "SimulatedScanSource",
     "far_field_pixel_size_m",
     "object_px_to_ptychodus_m",
     "prepare_batch_arrays",

@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
+from ptycho.array_types import AnyArray, BoolArray, Complex64Array, Float64Array, IntArray
 from ptycho.ptychodus_files.coordinates import (
     check_geometry,
     far_field_pixel_size_m,
     object_px_to_ptychodus_m,
 )
 
-__all__ = ["DIFFRACTION_FILE", "PRODUCT_FILE", "BatchArrays", "prepare_batch_arrays"]
+__all__ = [
+    "DIFFRACTION_FILE",
+    "PRODUCT_FILE",
+    "BatchArrays",
+    "BatchSource",
+    "ScanSource",
+    "SimulatedScanSource",
+    "prepare_batch_arrays",
+]
 
 DIFFRACTION_FILE = "diffraction.h5"
 PRODUCT_FILE = "product.h5"
@@ -51,13 +61,13 @@ class BatchArrays:
         Product metadata.
     """
 
-    patterns: np.ndarray  # (M, N, N) uint32 counts or float32 intensities
-    indexes: np.ndarray  # (M,) int64
-    bad_pixels: np.ndarray  # (N, N) bool
-    x_m: np.ndarray  # (M,) float64
-    y_m: np.ndarray  # (M,) float64
-    probe: np.ndarray  # (1, modes, N, N) complex64
-    obj: np.ndarray  # (1, H, W) complex64
+    patterns: AnyArray  # (M, N, N) uint32 counts or float32 intensities
+    indexes: IntArray  # (M,) int64
+    bad_pixels: BoolArray  # (N, N) bool
+    x_m: Float64Array  # (M,) float64
+    y_m: Float64Array  # (M,) float64
+    probe: Complex64Array  # (1, modes, N, N) complex64
+    obj: Complex64Array  # (1, H, W) complex64
     pixel_size_m: float
     center_x_m: float
     center_y_m: float
@@ -69,13 +79,59 @@ class BatchArrays:
     comments: str
 
 
-def _unpack_source(dataset_or_raw: Any) -> tuple[Any, np.ndarray | None]:
+@runtime_checkable
+class ScanSource(Protocol):
+    """A scan the batch files are written from: a :class:`ptycho.raw_data.RawData`, or any object
+    with these arrays (``bad_pixels``, ``probe_modes`` and ``objectGuess`` are used when present).
+    """
+
+    @property
+    def diff3d(self) -> npt.ArrayLike:
+        """``(M, N, N)`` diffraction amplitudes (float) or counts (integer)."""
+        ...
+
+    @property
+    def xcoords(self) -> npt.ArrayLike:
+        """``(M,)`` scan x positions in object pixels."""
+        ...
+
+    @property
+    def ycoords(self) -> npt.ArrayLike:
+        """``(M,)`` scan y positions in object pixels."""
+        ...
+
+    @property
+    def probeGuess(self) -> npt.ArrayLike:
+        """``(N, N)`` probe."""
+        ...
+
+
+class SimulatedScanSource(Protocol):
+    """A simulated scan (:class:`ptycho.simulation.SimulatedDataset`): its ``raw`` scan and,
+    when known, the exact integer ``counts`` that the patterns were drawn as."""
+
+    @property
+    def raw(self) -> ScanSource:
+        """The scan."""
+        ...
+
+    @property
+    def counts(self) -> npt.ArrayLike | None:
+        """``(M, N, N)`` integer counts, or None."""
+        ...
+
+
+#: What :func:`prepare_batch_arrays` and ``write_ptychodus_batch_input`` accept.
+BatchSource: TypeAlias = ScanSource | SimulatedScanSource
+
+
+def _unpack_source(dataset_or_raw: object) -> tuple[ScanSource, AnyArray | None]:
     """Return ``(raw, counts)`` from a SimulatedDataset or a RawData-like object."""
     raw = getattr(dataset_or_raw, "raw", None)
-    if raw is not None and hasattr(raw, "diff3d"):
+    if isinstance(raw, ScanSource):
         counts = getattr(dataset_or_raw, "counts", None)
         return raw, None if counts is None else np.asarray(counts)
-    if hasattr(dataset_or_raw, "diff3d"):
+    if isinstance(dataset_or_raw, ScanSource):
         return dataset_or_raw, None
     raise ValueError(
         "write_ptychodus_batch_input needs a SimulatedDataset or a RawData (an object with "
@@ -84,7 +140,7 @@ def _unpack_source(dataset_or_raw: Any) -> tuple[Any, np.ndarray | None]:
 
 
 def prepare_batch_arrays(
-    dataset_or_raw: Any,
+    dataset_or_raw: BatchSource,
     *,
     pixel_size_m: float | None,
     detector_pixel_m: float,

@@ -97,7 +97,7 @@ def _dataset(f: h5py.File, key: str, path: Path) -> h5py.Dataset:
     return item
 
 
-def _attr_str(value: Any) -> Any:
+def _attr_str(value: object) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, np.generic):

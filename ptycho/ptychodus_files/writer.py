@@ -13,16 +13,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import h5py
 import numpy as np
 
-from ptycho.atomic import temporary_sibling
+from ptycho.atomic import atomic_output_set
 from ptycho.ptychodus_files.batch import (
     DIFFRACTION_FILE,
     PRODUCT_FILE,
     BatchArrays,
+    BatchSource,
     prepare_batch_arrays,
 )
 
@@ -104,7 +105,7 @@ H5PY_WRITER: BatchWriter = H5pyBatchWriter()
 
 
 def write_ptychodus_batch_input(
-    dataset_or_raw: Any,
+    dataset_or_raw: BatchSource,
     directory: str | os.PathLike[str],
     *,
     pixel_size_m: float | None = None,
@@ -167,8 +168,9 @@ def write_ptychodus_batch_input(
     Scan indexes are ``0 .. M-1`` in pattern order in both files, so Ptychodus pairs pattern
     ``i`` with position ``i``. Positions are converted with
     :func:`ptycho.ptychodus_files.object_px_to_ptychodus_m`. The product's probe photon count is
-    the mean counts per pattern. All inputs are validated before anything is written; each file
-    is written to a temporary file in ``directory`` and renamed into place.
+    the mean counts per pattern. All inputs are validated before anything is written; the two
+    files are one output set (:func:`ptycho.atomic.atomic_output_set`): each is written to a
+    temporary file in ``directory``, and only when both are complete are they renamed into place.
     """
     chosen = _resolve_writer(writer)
     arrays = prepare_batch_arrays(
@@ -188,18 +190,9 @@ def write_ptychodus_batch_input(
     out_dir.mkdir(parents=True, exist_ok=True)
     diff_final = out_dir / DIFFRACTION_FILE
     prod_final = out_dir / PRODUCT_FILE
-    tmp_paths: list[Path] = []
-    try:
-        for final in (diff_final, prod_final):
-            tmp_paths.append(temporary_sibling(final))
-        diff_tmp, prod_tmp = tmp_paths
+    # the two files describe one batch: both are written completely before either is replaced
+    with atomic_output_set((diff_final, prod_final)) as (diff_tmp, prod_tmp):
         chosen.write(arrays, diff_tmp, prod_tmp)
-        os.replace(diff_tmp, diff_final)
-        os.replace(prod_tmp, prod_final)
-    finally:
-        for tmp in tmp_paths:
-            if tmp.exists():
-                tmp.unlink()
     logger.info(
         "wrote Ptychodus batch input %s (%d patterns %dx%d, %s, pixel %.4g m, writer %s)",
         out_dir,

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from ptycho.array_types import FloatArray
     from ptycho.backend import EpochCallback, ModelBundle
     from ptycho.config.config import InferenceConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.inference import Reconstruction
     from ptycho.loader import PtychoDataContainer
     from ptycho.raw_data import RawData
 
@@ -63,7 +64,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _bridge_legacy(config: Any) -> None:
+def _bridge_legacy(config: TrainingConfig | InferenceConfig) -> None:
     """CONFIG-001: keep ``ptycho.params.cfg`` in sync for external callers before any work."""
     from ptycho.legacy_params import bridge_config
 
@@ -71,8 +72,8 @@ def _bridge_legacy(config: Any) -> None:
 
 
 def train_cdi_model_with_backend(
-    train_data: Any,
-    test_data: Any,
+    train_data: RawData | PtychoDataContainer,
+    test_data: RawData | PtychoDataContainer | None,
     config: TrainingConfig,
     torch_execution_config: PyTorchExecutionConfig | None = None,
 ) -> dict[str, Any]:
@@ -91,8 +92,8 @@ def train_cdi_model_with_backend(
 
 
 def run_cdi_example_with_backend(
-    train_data: Any,
-    test_data: Any,
+    train_data: RawData | PtychoDataContainer,
+    test_data: RawData | PtychoDataContainer | None,
     config: TrainingConfig,
     flip_x: bool = False,
     flip_y: bool = False,
@@ -185,7 +186,7 @@ def reconstruct_with_backend(
     inference_config: InferenceConfig,
     *,
     M: int = 20,
-) -> Any:
+) -> Reconstruction:
     """Reconstruct a scan with ``bundle``'s own backend (``api.reconstruct``).
 
     Both backends group the scan as ``inference_config`` says, predict in batches and stitch the

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +134,9 @@ def load_data(
     return subsample_raw(raw, count, subsample_seed)
 
 
-def _with_n_from_data(config: TrainingConfig, data: RawData | PtychoDataContainer) -> Any:
+def _with_n_from_data(
+    config: TrainingConfig, data: RawData | PtychoDataContainer
+) -> TrainingConfig:
     import dataclasses
 
     if config.model.N != 0:
@@ -350,7 +352,7 @@ def load_inference_bundle(model_dir: str | os.PathLike[str]) -> tuple[Any, dict[
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """Call ``write(tmp_path)``, then move the file over ``path`` (:mod:`ptycho.atomic`)."""
     with atomic_output(path) as tmp:
         write(str(tmp))

@@ -281,3 +281,23 @@ def test_writer_hook_gets_validated_arrays_and_its_files_are_renamed_into_place(
     with pytest.raises(ValueError, match="BatchWriter"):
         write_ptychodus_batch_input(sim, tmp_path / "bad", writer=object())  # type: ignore[arg-type]
     assert not (tmp_path / "bad").exists()
+
+
+class _FailingWriter:
+    """Writes diffraction.h5's temporary, then fails before product.h5."""
+
+    name = "failing"
+
+    def write(self, arrays: BatchArrays, diffraction_path: Path, product_path: Path) -> None:
+        diffraction_path.write_bytes(b"half a batch")
+        raise OSError("disk full")
+
+
+def test_batch_files_are_one_output_set(sim: SimulatedDataset, tmp_path: Path) -> None:
+    """The two files are replaced together or not at all (ptycho.atomic.atomic_output_set): a
+    writer that fails after the first file leaves the previous batch and no temporary behind."""
+    write_ptychodus_batch_input(sim, tmp_path, writer="h5py")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(OSError, match="disk full"):
+        write_ptychodus_batch_input(sim, tmp_path, writer=_FailingWriter())
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
