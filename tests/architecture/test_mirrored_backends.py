@@ -90,6 +90,15 @@ TORCH_ONLY: dict[str, str] = {
     "train": "fixed name: the CLI python -m ptycho_torch.train",
     "inference": "fixed name: the CLI python -m ptycho_torch.inference (ptycho-torch-infer)",
     # Backend-specific extras.
+    "trainer": "Lightning Trainer construction from PyTorchExecutionConfig (checkpoints, early "
+    "stopping, strategy, precision); the TensorFlow backend runs its own epoch loop",
+    "accelerators": "torch device selection and device-count checks (CUDA / MPS / CPU); "
+    "TensorFlow places its operations itself",
+    "loggers": "Lightning experiment loggers (csv / tensorboard / mlflow) and Lightning's console "
+    "messages; the TensorFlow loop logs through the logging module only",
+    "interrupts": "a SIGINT handler around Trainer.fit, because Lightning turns KeyboardInterrupt "
+    "into sys.exit(1); the TensorFlow loop catches KeyboardInterrupt itself",
+    "callbacks": "the Lightning callback for history, the epoch callback and the NaN guard",
     "pretrain": "CLI that builds the shipped pretrained model (PyTorch only)",
     "cli_shared": "flags and deprecation notices shared by the torch CLIs",
     "datamodule": "the LightningDataModule over PtychoDataContainer (Lightning only)",
