@@ -1,12 +1,12 @@
 """Mirrored backends: ``ptycho/tf/`` and ``ptycho_torch/`` use the same module names (issue 12).
 
-The physics, the network, the training loop, persistence, prediction and the backend contract
-live in modules of the same name in both backend folders, with the same public names for the same
-operations (:data:`SHARED_NAMES`). A shared function takes the same positional parameters in the
-same order; a backend adds parameters only with defaults, after them. Every other module of either
-folder is listed, with the reason, in :data:`TF_ONLY` or :data:`TORCH_ONLY`, so a new module that
-is not mirrored fails :func:`test_every_module_is_mirrored_or_listed` until someone decides where
-it belongs.
+The physics, the network, the training entry point and its callbacks, persistence, prediction
+and the backend contract live in modules of the same name in both backend folders, with the same
+public names for the same operations (:data:`SHARED_NAMES`). A shared function takes the same
+positional parameters in the same order; a backend adds parameters only with defaults, after them.
+Every other module of either folder is listed, with the reason, in :data:`TF_ONLY` or
+:data:`TORCH_ONLY`, so a new module that is not mirrored fails
+:func:`test_every_module_is_mirrored_or_listed` until someone decides where it belongs.
 
 An AST scan: nothing is imported, so the test needs neither TensorFlow nor torch.
 """
@@ -29,6 +29,7 @@ PACKAGES = {"tf": "ptycho.tf", "torch": "ptycho_torch"}
 #: Modules present in both backend folders under the same name.
 MIRRORED = (
     "api",
+    "callbacks",
     "network",
     "parity_worker",
     "persistence",
@@ -68,14 +69,24 @@ SHARED_NAMES: dict[str, tuple[str, ...]] = {
         "predict_patches",
         "reconstruct",
     ),
-    # The seeded training loop.
+    # The backend's train entry point.
     "training": ("HISTORY_FILENAME", "TrainingDivergedError", "train"),
+    # Per-epoch callbacks of the training loop. No public name is shared: TF's are the Keras-style
+    # monitors its own loop calls (ReduceOnPlateau, EarlyStopping), torch's is the Lightning
+    # callback for history, the epoch callback and the NaN guard (EpochCallbackBridge).
+    "callbacks": (),
 }
 
 #: Modules only in ptycho/tf/, and why.
 TF_ONLY: dict[str, str] = {
     "layers": "custom Keras layers; Keras serialises each custom operation as a registered Layer "
     "class, while the torch network composes plain nn.Modules inside ptycho_torch.network",
+    "loop": "the hand-written epoch loop (fit); the torch backend fits with Lightning's Trainer "
+    "(ptycho_torch.trainer)",
+    "steps": "the loss and the compiled tf.function train / eval steps; in torch they are "
+    "PtychoPINN_Lightning.training_step / validation_step (ptycho_torch.model, a fixed name)",
+    "data_checks": "check_container, shared by the TF loop and TF prediction; the torch backend "
+    "checks its training data inside training.train",
 }
 
 #: Modules only in ptycho_torch/, and why (fixed-name entry points first).
@@ -98,7 +109,6 @@ TORCH_ONLY: dict[str, str] = {
     "messages; the TensorFlow loop logs through the logging module only",
     "interrupts": "a SIGINT handler around Trainer.fit, because Lightning turns KeyboardInterrupt "
     "into sys.exit(1); the TensorFlow loop catches KeyboardInterrupt itself",
-    "callbacks": "the Lightning callback for history, the epoch callback and the NaN guard",
     "pretrain": "CLI that builds the shipped pretrained model (PyTorch only)",
     "cli_shared": "flags and deprecation notices shared by the torch CLIs",
     "datamodule": "the LightningDataModule over PtychoDataContainer (Lightning only)",
