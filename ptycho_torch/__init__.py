@@ -21,6 +21,7 @@ Mirrored in ``ptycho.tf`` under the same names (``tests/architecture/test_mirror
 PyTorch-specific modules and fixed-name entry points:
 
 ``model``          thin ``PtychoPINN_Lightning`` LightningModule
+``blocks``         the network's building blocks (``Encoder``, ``Decoder``, ``BackpropUNet``)
 ``trainer``        the Lightning ``Trainer`` from ``PyTorchExecutionConfig``
 ``accelerators``   accelerator and device-count checks (training and prediction)
 ``loggers``        Lightning experiment loggers and Lightning's console messages

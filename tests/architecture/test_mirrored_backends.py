@@ -111,6 +111,8 @@ TORCH_ONLY: dict[str, str] = {
     "into sys.exit(1); the TensorFlow loop catches KeyboardInterrupt itself",
     "pretrain": "CLI that builds the shipped pretrained model (PyTorch only)",
     "cli_shared": "flags and deprecation notices shared by the torch CLIs",
+    "blocks": "the network's nn.Module building blocks (Encoder, Decoder, BackpropUNet); Keras "
+    "builds the same layers functionally inside ptycho.tf.network",
     "datamodule": "the LightningDataModule over PtychoDataContainer (Lightning only)",
     "workflows": "package of the dispatch-layer workflow module",
     "workflows.components": "the registry's workflow_module for PyTorch (the TensorFlow one is "
