@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_tf.py                 # --threads 2, N=64, gridsize 1 and 2
     .venv/bin/python benchmarks/bench_tf.py --threads 4 --repeats 5 --readme benchmarks/README.md
 
-- **training**: groups per second of the real training loop (:func:`ptycho.tf.training.fit`:
+- **training**: groups per second of the real training loop (:func:`ptycho.tf.loop.fit`:
   compiled train step, Adam, seeded shuffling) at N=64, batch 16, per epoch, after one warm-up
   epoch (graph tracing); the median over ``--repeats`` epochs.
 - **inference**: patterns per second of :func:`ptycho.tf.api.reconstruct` on a simulated scan of
@@ -64,8 +64,8 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
     from ptycho.physics.forward import intensity_scale
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_dataset
+    from ptycho.tf.loop import fit
     from ptycho.tf.network import build_model
-    from ptycho.tf.training import fit
 
     n_positions = max(args.train_groups, 16)
     raw = simulate_dataset(N=64, n_positions=n_positions, nphotons=1e6, seed=0).raw

@@ -13,13 +13,19 @@ Mirrored in ``ptycho.tf`` under the same names (``tests/architecture/test_mirror
 ``api``            the shared backend contract (:class:`ptycho.backend.BackendAPI`)
 ``physics``        torch mirror of :mod:`ptycho.physics` (ARCH-003..010)
 ``network``        plain ``nn.Module`` network and ``build_model`` (layer names shared with TF)
-``training``       Lightning ``Trainer`` construction and the ``train`` entry point
+``training``       the ``train`` entry point
+``callbacks``      ``EpochCallbackBridge``: per-epoch history, the epoch callback, the NaN guard
 ``persistence``    ``wts.h5.zip`` archives and Lightning ``.ckpt`` loading (weights only)
 ``prediction``     ``predict_patches`` and ``reconstruct`` (prediction and stitching)
 
 PyTorch-specific modules and fixed-name entry points:
 
 ``model``          thin ``PtychoPINN_Lightning`` LightningModule
+``blocks``         the network's building blocks (``Encoder``, ``Decoder``, ``BackpropUNet``)
+``trainer``        the Lightning ``Trainer`` from ``PyTorchExecutionConfig``
+``accelerators``   accelerator and device-count checks (training and prediction)
+``loggers``        Lightning experiment loggers and Lightning's console messages
+``interrupts``     Ctrl-C during ``Trainer.fit`` (HARD-010)
 ``datamodule``     LightningDataModule over :class:`ptycho.loader.PtychoDataContainer`
 ``api.base_api``   the object API of Ptychodus 1.7's built-in PtychoPINN-Torch client
 ``lightning_utils`` ``find_best_checkpoint`` (also for that client)

@@ -137,7 +137,7 @@ def run_inference(
     from ptycho.config.config import InferenceConfig
     from ptycho.legacy_params import bridge_config
     from ptycho.raw_data import RawData
-    from ptycho_torch.training import resolve_accelerator
+    from ptycho_torch.accelerators import resolve_accelerator
 
     started = time.perf_counter()
     out = check_output_dir(Path(output_dir))

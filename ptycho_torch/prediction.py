@@ -26,6 +26,7 @@ from ptycho.config.config import InferenceConfig
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
+from ptycho_torch.accelerators import resolve_accelerator
 
 if TYPE_CHECKING:
     from ptycho.array_types import Complex64Array, ComplexArray
@@ -46,8 +47,6 @@ DEFAULT_BATCH_SIZE = 64
 
 
 def _device_of(accelerator: str | None) -> torch.device:
-    from ptycho_torch.training import resolve_accelerator
-
     return torch.device(resolve_accelerator(accelerator or "cpu"))
 
 

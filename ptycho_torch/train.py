@@ -298,13 +298,9 @@ def run_training(config: Any, execution: Any, *, n_groups_given: bool = True) ->
     from ptycho.raw_data import RawData
     from ptycho.refine import refined_training_data
     from ptycho_torch import api
-    from ptycho_torch.training import (
-        TrainingDivergedError,
-        check_devices,
-        check_logger_available,
-        resolve_accelerator,
-        train,
-    )
+    from ptycho_torch.accelerators import check_devices, resolve_accelerator
+    from ptycho_torch.loggers import check_logger_available
+    from ptycho_torch.training import TrainingDivergedError, train
 
     started = time.perf_counter()
     output_dir = check_output_dir(Path(config.output_dir))

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
+from ptycho.tf.data_checks import check_container
 from ptycho.tf.network import PtychoPINNModel
-from ptycho.tf.training import check_container
 
 if TYPE_CHECKING:
     from ptycho.backend import ModelBundle

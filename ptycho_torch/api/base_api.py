@@ -12,7 +12,7 @@ This module is a thin facade over the clean backend: the original configs
 (:mod:`ptycho_torch.config_params`) are bridged to the core configs
 (:mod:`ptycho_torch.config_bridge`), data are grouped by the core
 (:func:`ptycho.loader.container_from_raw`), training is the backend's Lightning setup
-(:func:`ptycho_torch.training.build_trainer`) and stitching the core's
+(:func:`ptycho_torch.trainer.build_trainer`) and stitching the core's
 (:func:`ptycho.stitching.stitch_patches`). Differences from the original, on purpose:
 
 * a CPU-only host trains on the CPU (``device='cuda'`` means "a GPU when present");
@@ -338,7 +338,7 @@ class Trainer:
         config_manager: ConfigManager | None = None,
     ) -> Trainer:
         """Build the Lightning ``Trainer`` (checkpoints in ``<run dir>/checkpoints``)."""
-        from ptycho_torch.training import build_trainer
+        from ptycho_torch.trainer import build_trainer
 
         del orchestration
         manager = config_manager or ConfigManager(
@@ -368,8 +368,8 @@ class Trainer:
 
     def train(self, orchestration: str = "lightning", experiment_name: str = "") -> None:
         """Fit, then also write ``wts.h5.zip`` into the run directory."""
+        from ptycho_torch.loggers import quiet_lightning
         from ptycho_torch.persistence import save_bundle
-        from ptycho_torch.training import quiet_lightning
 
         del orchestration, experiment_name
         module = self.model.model

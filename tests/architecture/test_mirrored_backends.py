@@ -1,12 +1,12 @@
 """Mirrored backends: ``ptycho/tf/`` and ``ptycho_torch/`` use the same module names (issue 12).
 
-The physics, the network, the training loop, persistence, prediction and the backend contract
-live in modules of the same name in both backend folders, with the same public names for the same
-operations (:data:`SHARED_NAMES`). A shared function takes the same positional parameters in the
-same order; a backend adds parameters only with defaults, after them. Every other module of either
-folder is listed, with the reason, in :data:`TF_ONLY` or :data:`TORCH_ONLY`, so a new module that
-is not mirrored fails :func:`test_every_module_is_mirrored_or_listed` until someone decides where
-it belongs.
+The physics, the network, the training entry point and its callbacks, persistence, prediction
+and the backend contract live in modules of the same name in both backend folders, with the same
+public names for the same operations (:data:`SHARED_NAMES`). A shared function takes the same
+positional parameters in the same order; a backend adds parameters only with defaults, after them.
+Every other module of either folder is listed, with the reason, in :data:`TF_ONLY` or
+:data:`TORCH_ONLY`, so a new module that is not mirrored fails
+:func:`test_every_module_is_mirrored_or_listed` until someone decides where it belongs.
 
 An AST scan: nothing is imported, so the test needs neither TensorFlow nor torch.
 """
@@ -29,6 +29,7 @@ PACKAGES = {"tf": "ptycho.tf", "torch": "ptycho_torch"}
 #: Modules present in both backend folders under the same name.
 MIRRORED = (
     "api",
+    "callbacks",
     "network",
     "parity_worker",
     "persistence",
@@ -68,14 +69,24 @@ SHARED_NAMES: dict[str, tuple[str, ...]] = {
         "predict_patches",
         "reconstruct",
     ),
-    # The seeded training loop.
+    # The backend's train entry point.
     "training": ("HISTORY_FILENAME", "TrainingDivergedError", "train"),
+    # Per-epoch callbacks of the training loop. No public name is shared: TF's are the Keras-style
+    # monitors its own loop calls (ReduceOnPlateau, EarlyStopping), torch's is the Lightning
+    # callback for history, the epoch callback and the NaN guard (EpochCallbackBridge).
+    "callbacks": (),
 }
 
 #: Modules only in ptycho/tf/, and why.
 TF_ONLY: dict[str, str] = {
     "layers": "custom Keras layers; Keras serialises each custom operation as a registered Layer "
     "class, while the torch network composes plain nn.Modules inside ptycho_torch.network",
+    "loop": "the hand-written epoch loop (fit); the torch backend fits with Lightning's Trainer "
+    "(ptycho_torch.trainer)",
+    "steps": "the loss and the compiled tf.function train / eval steps; in torch they are "
+    "PtychoPINN_Lightning.training_step / validation_step (ptycho_torch.model, a fixed name)",
+    "data_checks": "check_container, shared by the TF loop and TF prediction; the torch backend "
+    "checks its training data inside training.train",
 }
 
 #: Modules only in ptycho_torch/, and why (fixed-name entry points first).
@@ -90,8 +101,18 @@ TORCH_ONLY: dict[str, str] = {
     "train": "fixed name: the CLI python -m ptycho_torch.train",
     "inference": "fixed name: the CLI python -m ptycho_torch.inference (ptycho-torch-infer)",
     # Backend-specific extras.
+    "trainer": "Lightning Trainer construction from PyTorchExecutionConfig (checkpoints, early "
+    "stopping, strategy, precision); the TensorFlow backend runs its own epoch loop",
+    "accelerators": "torch device selection and device-count checks (CUDA / MPS / CPU); "
+    "TensorFlow places its operations itself",
+    "loggers": "Lightning experiment loggers (csv / tensorboard / mlflow) and Lightning's console "
+    "messages; the TensorFlow loop logs through the logging module only",
+    "interrupts": "a SIGINT handler around Trainer.fit, because Lightning turns KeyboardInterrupt "
+    "into sys.exit(1); the TensorFlow loop catches KeyboardInterrupt itself",
     "pretrain": "CLI that builds the shipped pretrained model (PyTorch only)",
     "cli_shared": "flags and deprecation notices shared by the torch CLIs",
+    "blocks": "the network's nn.Module building blocks (Encoder, Decoder, BackpropUNet); Keras "
+    "builds the same layers functionally inside ptycho.tf.network",
     "datamodule": "the LightningDataModule over PtychoDataContainer (Lightning only)",
     "workflows": "package of the dispatch-layer workflow module",
     "workflows.components": "the registry's workflow_module for PyTorch (the TensorFlow one is "

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from ptycho.tf import api
-from ptycho.tf.training import EarlyStopping, ReduceOnPlateau, TrainingDivergedError
+from ptycho.tf.callbacks import EarlyStopping, ReduceOnPlateau
+from ptycho.tf.training import TrainingDivergedError
 
 
 def _weights(bundle: Any) -> list[np.ndarray]:

@@ -387,8 +387,8 @@ def test_console_scripts_are_declared_in_pyproject(repo_root: Path):
 )
 def test_accelerator_defaults_to_auto_which_is_the_cpu_on_a_machine_without_a_gpu(module, argv):
     """Issue 11: both torch CLIs default to --accelerator auto; here (no GPU) it is the CPU."""
+    from ptycho_torch.accelerators import resolve_accelerator
     from ptycho_torch.cli_shared import resolve_accelerator_flags
-    from ptycho_torch.training import resolve_accelerator
 
     args = module.build_parser().parse_args(argv)
     assert resolve_accelerator_flags(args) == "auto"

@@ -14,15 +14,12 @@ from torch_factories import make_container, tiny_config
 from ptycho.config.config import ModelConfig, PyTorchExecutionConfig
 from ptycho.physics import forward as npf
 from ptycho_torch import api
+from ptycho_torch.accelerators import check_devices, resolve_accelerator
 from ptycho_torch.datamodule import ContainerDataset
+from ptycho_torch.loggers import check_logger_available
 from ptycho_torch.model import PtychoPINN_Lightning
-from ptycho_torch.training import (
-    TrainingDivergedError,
-    check_devices,
-    check_logger_available,
-    resolve_accelerator,
-    resolve_monitor,
-)
+from ptycho_torch.trainer import resolve_monitor
+from ptycho_torch.training import TrainingDivergedError
 
 
 def _module(config, **kwargs):
