@@ -1,4 +1,7 @@
-"""The wts.h5.zip archive of the TF backend (design D6) and ptycho.model_manager."""
+"""The wts.h5.zip archive of the TF backend (design D6) and ptycho.model_manager.
+
+The archive failure modes every backend shares are in tests/contract/test_persistence_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +17,6 @@ import pytest
 from ptycho import model_manager
 from ptycho.archive import ARCHIVE_FORMAT_VERSION, read_archive
 from ptycho.tf import api
-
-
-def _rewrite(src: Path, dst: Path, edit_manifest: Any = None, replace: dict | None = None) -> Path:
-    """Copy an archive, optionally editing its manifest or replacing members."""
-    with zipfile.ZipFile(src) as zin:
-        members = {name: zin.read(name) for name in zin.namelist()}
-    if edit_manifest is not None:
-        manifest = json.loads(members["manifest.json"])
-        edit_manifest(manifest)
-        members["manifest.json"] = json.dumps(manifest).encode()
-    members.update(replace or {})
-    with zipfile.ZipFile(dst, "w") as zout:
-        for name, data in members.items():
-            zout.writestr(name, data)
-    return dst
 
 
 @pytest.fixture(scope="module")
