@@ -104,7 +104,6 @@ def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
     :data:`DEFAULT_SUBSAMPLE_SEED` (never unseeded, ARCH-011). The subset's ``sample_indices``
     are the kept indices.
     """
-    from ptycho.raw_data import RawData
 
     m = len(raw)
     if count is None or count >= m:
@@ -113,18 +112,7 @@ def subsample_raw(raw: RawData, count: int | None, seed: int | None) -> RawData:
         raise ValueError(f"the number of positions to keep must be >= 1, got {count}")
     rng = np.random.default_rng(DEFAULT_SUBSAMPLE_SEED if seed is None else seed)
     keep = np.sort(rng.choice(m, size=int(count), replace=False))
-    sub = RawData(
-        raw.xcoords[keep],
-        raw.ycoords[keep],
-        raw.xcoords_start[keep],
-        raw.ycoords_start[keep],
-        raw.diff3d[keep],
-        raw.probe_modes,
-        raw.scan_index[keep],
-        objectGuess=raw.objectGuess,
-        Y=None if raw.Y is None else raw.Y[keep],
-        bad_pixels=raw.bad_pixels,
-    )
+    sub = raw.select(keep)
     sub.sample_indices = keep
     logger.info("kept %d of %d scan positions (seed %s)", count, m, seed)
     return sub

@@ -348,6 +348,26 @@ class RawData:
             neighbor_pool_size=neighbor_pool_size,
         )
 
+    def select(self, keep: IntArray | BoolArray) -> RawData:
+        """The scan positions ``keep`` (indices or a boolean mask over the M positions).
+
+        Per-position arrays are indexed; the probe, ``objectGuess`` and the bad-pixel mask are
+        kept (validated again by the constructor). ``sample_indices`` is not set (callers that
+        subsample record their own).
+        """
+        return RawData(
+            self.xcoords[keep],
+            self.ycoords[keep],
+            self.xcoords_start[keep],
+            self.ycoords_start[keep],
+            self.diff3d[keep],
+            self.probe_modes,
+            self.scan_index[keep],
+            objectGuess=self.objectGuess,
+            Y=None if self.Y is None else self.Y[keep],
+            bad_pixels=self.bad_pixels,
+        )
+
     def ground_truth_patches(self, nn_indices: IntArray) -> Complex64Array:
         """Cut ``objectGuess`` patches at each channel's own nominal position (DATA-011).
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 import numpy as np
 
 from ptycho.array_types import BoolArray, IntArray
-from ptycho.raw_data import RawData
 from ptycho.simulation.datasets import DEFAULT_N_POSITIONS, SimulatedDataset, simulate_dataset
 from ptycho.simulation.seeds import child_sequences
 
@@ -77,18 +76,7 @@ def simulate_train_test(
 
 def _subset(ds: SimulatedDataset, keep: IntArray | BoolArray, role: str) -> SimulatedDataset:
     raw = ds.raw
-    sub = RawData(
-        raw.xcoords[keep],
-        raw.ycoords[keep],
-        raw.xcoords_start[keep],
-        raw.ycoords_start[keep],
-        raw.diff3d[keep],
-        raw.probe_modes,
-        raw.scan_index[keep],
-        objectGuess=raw.objectGuess,
-        Y=None if raw.Y is None else raw.Y[keep],
-        bad_pixels=raw.bad_pixels,
-    )
+    sub = raw.select(keep)
     info = dict(ds.info)
     info["n_positions"] = int(np.count_nonzero(keep))
     info["role"] = role

@@ -559,3 +559,21 @@ def test_environment_not_polluted(tmp_path: Path) -> None:
     raw.to_file(tmp_path / "x.npz")
     RawData.from_file(tmp_path / "x.npz").generate_grouped_data(N)
     assert set(os.listdir(cwd)) == before
+
+
+def test_select_keeps_the_chosen_positions_and_shares_probe_and_object() -> None:
+    """RawData.select(keep): per-position arrays indexed (indices or mask), the rest kept."""
+    from ptycho.simulation import simulate_dataset
+
+    raw = simulate_dataset(N=32, n_positions=12, nphotons=1e4, seed=3).raw
+    keep = np.array([0, 4, 7])
+    sub = raw.select(keep)
+    assert len(sub) == 3
+    np.testing.assert_array_equal(sub.xcoords, raw.xcoords[keep])
+    np.testing.assert_array_equal(sub.diff3d, raw.diff3d[keep])
+    np.testing.assert_array_equal(sub.scan_index, raw.scan_index[keep])
+    np.testing.assert_array_equal(sub.objectGuess, raw.objectGuess)
+    np.testing.assert_array_equal(sub.probeGuess, raw.probeGuess)
+    mask = np.zeros(len(raw), dtype=bool)
+    mask[keep] = True
+    np.testing.assert_array_equal(raw.select(mask).ycoords, sub.ycoords)
