@@ -213,9 +213,11 @@ class BackendAPI(Protocol):
         batch_size: int = 64,
         *,
         probe: ComplexArray | None = None,
+        precision: str = "float32",
     ) -> Complex64Array:
         """Object patches at the group centres, ``(B, N, N, 1) complex64``; ``probe`` (normalised,
-        ``(N, N)``) replaces the model's for this prediction (ARCH-014), default the model's."""
+        ``(N, N)``) replaces the model's for this prediction (ARCH-014), default the model's;
+        ``precision`` is the arithmetic of the convolution trunk (ARCH-016)."""
         ...
 
     def reconstruct(

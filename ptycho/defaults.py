@@ -16,6 +16,7 @@ from typing import Final
 __all__ = [
     "ACCELERATOR",
     "GRIDSIZE",
+    "PRECISION",
     "REFINE_ITERATIONS",
     "START_FROM_PRETRAINED",
 ]
@@ -36,3 +37,6 @@ REFINE_ITERATIONS: Final[int] = 50
 START_FROM_PRETRAINED: Final[bool] = True
 #: PyTorch accelerator: a GPU when there is one, else the CPU.
 ACCELERATOR: Final[str] = "auto"
+#: Network precision (ARCH-016) of training and inference: bfloat16 where the hardware has
+#: bfloat16 units, else float32. Measured in ``benchmarks/README.md`` ("Speed").
+PRECISION: Final[str] = "auto"

@@ -40,7 +40,7 @@ DEFAULT_SUBSAMPLE_SEED = 0
 
 
 class PredictPatches(Protocol):
-    """A backend's ``predict_patches(bundle, container, batch_size, probe=None)``."""
+    """A backend's ``predict_patches(bundle, container, batch_size, probe=None, precision=...)``."""
 
     def __call__(
         self,
@@ -49,6 +49,7 @@ class PredictPatches(Protocol):
         batch_size: int,
         *,
         probe: ComplexArray | None = None,
+        precision: str = "float32",
     ) -> Complex64Array: ...
 
 
@@ -256,10 +257,11 @@ def reconstruct_scan(
         The scan; its pattern size must equal the model's N.
     inference_config : InferenceConfig
         Grouping (``n_groups`` None = one group per position, ``neighbor_count``, ``seed``,
-        ``n_subsample``/``subsample_seed``, oversampling) and ``batch_size``.
+        ``n_subsample``/``subsample_seed``, oversampling), ``batch_size`` and ``precision``.
     predict_patches : callable
-        The backend's ``predict_patches(bundle, container, batch_size, probe=...) ->
-        (B, N, N, 1)``; ``probe`` is :func:`inference_probe` of ``inference_config.probe_source``.
+        The backend's ``predict_patches(bundle, container, batch_size, probe=..., precision=...)
+        -> (B, N, N, 1)``; ``probe`` is :func:`inference_probe` of
+        ``inference_config.probe_source``.
     M : int
         Central ``M x M`` of every patch used for stitching (capped at N); the scan's rim comes
         from the patches' central ``N // 2`` (:func:`ptycho.stitching.stitch_patches`
@@ -308,7 +310,13 @@ def reconstruct_scan(
         neighbor_pool_size=inference_config.neighbor_pool_size,
     )
     probe = inference_probe(bundle, data, inference_config.probe_source)
-    patches = predict_patches(bundle, container, inference_config.batch_size, probe=probe)
+    patches = predict_patches(
+        bundle,
+        container,
+        inference_config.batch_size,
+        probe=probe,
+        precision=inference_config.precision,
+    )
     offsets = np.asarray(container.global_offsets, dtype=np.float64)
     if object_shape is not None:
         obj = stitch_patches(

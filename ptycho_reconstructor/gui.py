@@ -5,7 +5,7 @@ This module owns ``specs/ptychodus_api_spec.md`` ADAPT-060 .. ADAPT-062:
 one panel per reconstructor (``PINN``, ``Supervised``, ``PINN-Fit``). Every widget is bound both
 ways to a ``PtychoPINNx*`` setting, so what the panel shows is what the INI file saves. Groups:
 
-* **Execution**: backend combo box (``tensorflow`` / ``pytorch``), accelerator, devices;
+* **Execution**: backend combo box (``tensorflow`` / ``pytorch``), accelerator, devices, precision;
 * **Model**: architecture and physics (``PINN-Fit``: used when it starts from scratch);
 * **Training** (``PINN``, ``Supervised``) or **Fit** + **Training** (``PINN-Fit``);
 * **Inference**: model archive (file chooser), the loaded model's description, grouping,
@@ -33,6 +33,7 @@ from ptycho_reconstructor.settings import (
     AMP_ACTIVATION_CHOICES,
     ARCHITECTURE_CHOICES,
     BACKEND_CHOICES,
+    PRECISION_CHOICES,
     PROBE_SOURCE_CHOICES,
 )
 
@@ -144,6 +145,15 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
         )
         builder.add_spin_box(
             s.execution.devices, "Devices:", tool_tip="Number of devices (PyTorch).", group=group
+        )
+        builder.add_combo_box(
+            s.execution.precision,
+            PRECISION_CHOICES,
+            "Precision:",
+            tool_tip="Arithmetic of the network's convolutions in training and inference: "
+            "bfloat16 (about 2x faster where the hardware has bfloat16 units), float32, or auto "
+            "(bfloat16 where the hardware has those units). The physics always runs in float32.",
+            group=group,
         )
 
         if is_fit:

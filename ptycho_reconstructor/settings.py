@@ -57,6 +57,7 @@ __all__ = [
     "ARCHITECTURE_CHOICES",
     "BACKEND_CHOICES",
     "GROUP_PREFIX",
+    "PRECISION_CHOICES",
     "PROBE_SOURCE_CHOICES",
     "PtychoPINNxExecutionSettings",
     "PtychoPINNxFitSettings",
@@ -84,6 +85,8 @@ AMP_ACTIVATION_CHOICES: Final[tuple[str, ...]] = ("sigmoid", "swish", "softplus"
 ARCHITECTURE_CHOICES: Final[tuple[str, ...]] = ("backprop_unet", "cnn")
 #: Allowed values of ``PtychoPINNxInference.ProbeSource`` (``...config.PROBE_SOURCES``).
 PROBE_SOURCE_CHOICES: Final[tuple[str, ...]] = ("auto", "data", "model")
+#: Allowed values of ``PtychoPINNxExecution.Precision`` (``...config.NETWORK_PRECISIONS``).
+PRECISION_CHOICES: Final[tuple[str, ...]] = ("auto", "float32", "bfloat16")
 #: Model types of the two trainable reconstructors.
 _MODEL_TYPES: Final[tuple[str, ...]] = ("pinn", "supervised")
 #: Upper bound used for "unbounded" integer settings (the GUI spin box needs a maximum).
@@ -196,7 +199,7 @@ class PtychoPINNxFitSettings(_SettingsGroup):
 
 
 class PtychoPINNxExecutionSettings(_SettingsGroup):
-    """``[PtychoPINNxExecution]``: backend and devices."""
+    """``[PtychoPINNxExecution]``: backend, devices and the network's precision."""
 
     def __init__(self, registry: SettingsRegistry) -> None:
         super().__init__(registry, "Execution")
@@ -208,6 +211,8 @@ class PtychoPINNxExecutionSettings(_SettingsGroup):
         # off by default: deterministic kernels cost much on a GPU (CPU runs are reproducible
         # either way); turn it on for bit-reproducible GPU training
         self.deterministic = g.create_boolean_parameter("Deterministic", False)
+        # the arithmetic of the network's convolutions in training and inference (ARCH-016)
+        self.precision = g.create_string_parameter("Precision", defaults.PRECISION)
 
 
 class PtychoPINNxSettings:
@@ -241,6 +246,11 @@ class PtychoPINNxSettings:
     def backend(self) -> str:
         """The selected backend name (validated)."""
         return _choice(self.execution, self.execution.backend, BACKEND_CHOICES)
+
+    @property
+    def precision(self) -> str:
+        """The selected network precision (validated; ``'auto'`` is resolved by the backend)."""
+        return _choice(self.execution, self.execution.precision, PRECISION_CHOICES)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -395,7 +405,8 @@ def training_config_from_settings(
     Parameters
     ----------
     settings : PtychoPINNxSettings
-        ``[PtychoPINNxTraining]``, ``[PtychoPINNxModel]`` and ``Backend`` are read.
+        ``[PtychoPINNxTraining]``, ``[PtychoPINNxModel]``, ``Backend`` and ``Precision`` are
+        read.
     N : int
         Diffraction pattern size in pixels.
     model_type : {'pinn', 'supervised'}
@@ -458,6 +469,7 @@ def training_config_from_settings(
         validation_fraction=_real(t, t.validation_fraction),
         early_stopping_patience=read_int(t, t.early_stopping_patience),
         refined_target_iterations=read_int(t, t.refined_target_iterations),
+        precision=settings.precision,
     )
 
 
@@ -481,7 +493,7 @@ def inference_config_from_settings(
     Parameters
     ----------
     settings : PtychoPINNxSettings
-        ``[PtychoPINNxInference]`` and ``Backend`` are read.
+        ``[PtychoPINNxInference]``, ``Backend`` and ``Precision`` are read.
     model : ModelConfig
         The model that will run (the loaded archive's config).
     model_path : pathlib.Path, optional
@@ -509,6 +521,7 @@ def inference_config_from_settings(
         refine_iterations=read_int(i, i.refine_iterations),
         refine_probe=_bool(i.refine_probe),
         probe_source=_choice(i, i.probe_source, PROBE_SOURCE_CHOICES),
+        precision=settings.precision,
     )
 
 

@@ -33,7 +33,7 @@ import torch
 from ptycho import defaults
 from ptycho.atomic import atomic_write_bytes
 from ptycho.backend import ModelBundle
-from ptycho.config.config import PROBE_SOURCES
+from ptycho.config.config import NETWORK_PRECISIONS, PROBE_SOURCES
 from ptycho_torch.cli_shared import add_device_flags, resolve_accelerator_flags
 from ptycho_torch.prediction import DEFAULT_BATCH_SIZE, DEFAULT_STITCH_CROP, reconstruct
 
@@ -123,6 +123,7 @@ def run_inference(
     refine_iterations: int = 0,
     refine_probe: bool = False,
     probe_source: str = "auto",
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Load a model, reconstruct ``test_data`` and write the outputs (the CLI's work).
 
@@ -165,6 +166,7 @@ def run_inference(
         refine_iterations=refine_iterations,
         refine_probe=refine_probe,
         probe_source=probe_source,
+        precision=precision,
     )
     bridge_config(config)  # CONFIG-001, before any data loading
     raw = RawData.from_file(test_path)
@@ -252,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         "('data'), the model's ('model'), or 'auto' (the model's when it was learned, else the "
         "scan's)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=NETWORK_PRECISIONS,
+        default=defaults.PRECISION,
+        help="arithmetic of the network's convolutions: 'bfloat16', 'float32', or 'auto' "
+        f"(bfloat16 where the hardware has bfloat16 units; default {defaults.PRECISION}, "
+        "ptycho.defaults)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return parser
 
@@ -287,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             refine_iterations=args.refine_iterations,
             refine_probe=args.refine_probe,
             probe_source=args.probe_source,
+            precision=args.precision,
         )
     except KeyboardInterrupt as exc:
         return report_interrupt("ptycho-torch-infer", exc)

@@ -42,6 +42,13 @@ import torch
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict, to_dict
 from ptycho_torch import physics
 from ptycho_torch.network import PtychoPINNNet, build_model
+from ptycho_torch.stored_configs import (
+    ARCHITECTURE_FIELDS,
+    config_differences,
+    is_core_dict,
+    resolve_configs,
+    with_legacy_architecture,
+)
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
@@ -51,87 +58,11 @@ __all__ = [
     "resolve_configs",
 ]
 
-#: ModelConfig fields that change the network's parameters or physics.
-ARCHITECTURE_FIELDS: tuple[str, ...] = (
-    "architecture",
-    "N",
-    "gridsize",
-    "n_filters_scale",
-    "model_type",
-    "amp_activation",
-    "object_big",
-    "probe_big",
-    "probe_mask",
-    "pad_object",
-    "probe_scale",
-    "gaussian_smoothing_sigma",
-)
-
-
 #: Checkpoint key holding the trained architecture (``to_dict(ModelConfig)``).
 _ARCH_KEY = "ptychopinn_model_config"
 #: Checkpoint key holding the original ``config_params`` configs (dicts) when the module was
 #: built from them (Ptychodus's built-in client reads them back).
 ORIGINAL_CONFIGS_KEY = "ptychopinn_original_configs"
-
-
-def _with_legacy_architecture(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored model-config dict; one without ``architecture`` predates ARCH-014 (``'cnn'``)."""
-    data = dict(stored)
-    data.setdefault("architecture", "cnn")
-    return data
-
-
-def _is_core_dict(value: Any) -> bool:
-    return isinstance(value, Mapping) and "model_type" in value
-
-
-def resolve_configs(
-    model_config: Any,
-    data_config: Any = None,
-    training_config: Any = None,
-) -> tuple[ModelConfig, TrainingConfig]:
-    """Normalise the accepted config forms to core ``(ModelConfig, TrainingConfig)``.
-
-    ``model_config`` may be a core :class:`~ptycho.config.config.ModelConfig`, its
-    :func:`~ptycho.config.config.to_dict` dict, or an original
-    :class:`ptycho_torch.config_params.ModelConfig` (instance or dict, with ``mode``); in the
-    last case ``data_config``/``training_config`` are the original configs and are bridged with
-    :func:`ptycho_torch.config_bridge.core_configs_from_pt`.
-    """
-    from ptycho_torch import config_params as pt
-
-    if isinstance(model_config, ModelConfig) or _is_core_dict(model_config):
-        model = (
-            model_config
-            if isinstance(model_config, ModelConfig)
-            else from_dict(ModelConfig, _with_legacy_architecture(model_config))
-        )
-        if isinstance(training_config, TrainingConfig):
-            training = training_config
-        elif isinstance(training_config, Mapping) and "nepochs" in training_config:
-            training = from_dict(TrainingConfig, training_config)
-        else:
-            training = TrainingConfig(model=model, backend="pytorch")
-        training.model = model
-        return model, training
-    if isinstance(model_config, (pt.ModelConfig, Mapping)):
-        from ptycho_torch.config_bridge import core_configs_from_pt
-
-        return core_configs_from_pt(data_config, model_config, training_config)
-    raise ValueError(
-        "model_config must be a ptycho.config.config.ModelConfig, its to_dict() dict, or a "
-        f"ptycho_torch.config_params.ModelConfig; got {type(model_config).__name__}"
-    )
-
-
-def config_differences(stored: ModelConfig, requested: ModelConfig) -> list[str]:
-    """Human-readable list of architecture fields that differ (``'N: 64 != 128'``)."""
-    return [
-        f"{name}: checkpoint {getattr(stored, name)!r}, requested {getattr(requested, name)!r}"
-        for name in ARCHITECTURE_FIELDS
-        if getattr(stored, name) != getattr(requested, name)
-    ]
 
 
 class PtychoPINN_Lightning(L.LightningModule):
@@ -177,7 +108,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         self.training_config = training
         #: The original (``config_params``) configs when built from them, as plain dicts.
         self.original_configs: dict[str, Any] | None = None
-        if not (isinstance(model_config, ModelConfig) or _is_core_dict(model_config)):
+        if not (isinstance(model_config, ModelConfig) or is_core_dict(model_config)):
             self.original_configs = {
                 "data_config": _plain(data_config),
                 "model_config": _plain(model_config),
@@ -197,7 +128,7 @@ class PtychoPINN_Lightning(L.LightningModule):
             {
                 "model_config": to_dict(model),
                 "training_config": to_dict(training),
-                "data_config": _plain(data_config) if not _is_core_dict(model_config) else None,
+                "data_config": _plain(data_config) if not is_core_dict(model_config) else None,
                 "inference_config": _plain(inference_config),
                 "data_intensity_scale": self.data_intensity_scale,
                 "learning_rate": self.learning_rate,
@@ -386,7 +317,7 @@ class PtychoPINN_Lightning(L.LightningModule):
         if not stored:
             return
         try:
-            stored_model = from_dict(ModelConfig, _with_legacy_architecture(stored))
+            stored_model = from_dict(ModelConfig, with_legacy_architecture(stored))
         except ValueError:
             return
         diffs = config_differences(stored_model, self.model_config)

@@ -26,6 +26,7 @@ Tensor layout: channel-first. ``forward`` takes the scaled diffraction ``s * X``
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -48,7 +49,11 @@ __all__ = [
     "PtychoPINNNet",
     "build_model",
     "conv_parameter_count",
+    "resolve_network_precision",
 ]
+
+#: Network precisions the trunk runs in (ARCH-016).
+_TRUNK_PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass
@@ -86,6 +91,12 @@ class PtychoPINNNet(nn.Module):
     channels_last : bool
         Run the convolutions in the channels-last memory format (default; see
         ``benchmarks/bench_torch.py --no-channels-last``).
+
+    Attributes
+    ----------
+    precision : str
+        ``'float32'`` or ``'bfloat16'``: the arithmetic of the convolution trunk
+        (:meth:`set_precision`, ARCH-016).
     """
 
     def __init__(
@@ -156,6 +167,7 @@ class PtychoPINNNet(nn.Module):
         )
         self.channels_last = False
         self.set_channels_last(channels_last)
+        self.precision = "float32"
         if config.probe_mask:
             from ptycho.probe import probe_mask
 
@@ -173,6 +185,26 @@ class PtychoPINNNet(nn.Module):
             # Module.to accepts memory_format at runtime; torch's stubs omit that overload
             module.to(memory_format=fmt)  # type: ignore[call-overload]
         self.channels_last = bool(enabled)
+
+    def set_precision(self, precision: str) -> None:
+        """Run the convolution trunk in ``'float32'`` or mixed ``'bfloat16'`` (ARCH-016).
+
+        Mixed bfloat16 runs the trunk under ``torch.autocast`` (bfloat16 convolutions, float32
+        parameters); the amplitude and phase are cast to float32 before the physics. Values of
+        the parameters, their names and archives do not change.
+
+        Raises
+        ------
+        ValueError
+            For anything but ``'float32'`` or ``'bfloat16'`` (resolve ``'auto'`` first with
+            :func:`resolve_network_precision`).
+        """
+        if precision not in _TRUNK_PRECISIONS:
+            raise ValueError(
+                f"network precision must be 'float32' or 'bfloat16', got {precision!r} "
+                "(resolve 'auto' with resolve_network_precision first)"
+            )
+        self.precision = precision
 
     def trunk_modules(self) -> list[nn.Module]:
         """The convolutional modules of the chosen architecture."""
@@ -211,32 +243,55 @@ class PtychoPINNNet(nn.Module):
         x = x_scaled / self.intensity_scale
         if self.architecture == "backprop_unet":
             features = physics.backprojection_features(x, self.probe.detach())
-            if self.channels_last:
-                features = features.contiguous(memory_format=torch.channels_last)
-            amp, phase = self.unet(features)
+            amp, phase = self._trunk(features)
             q = self.N // 4
             padding = (q, q, q, q)
             return physics.combine_amp_phase(F.pad(amp, padding), F.pad(phase, padding))
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        features = self.encoder(x)
-        amp = self.decoder_amp(features)
-        phase = self.decoder_phase(features)
+        amp, phase = self._trunk(x)
         return physics.combine_amp_phase(amp, phase)
+
+    def _trunk(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutions in :attr:`precision`: float32 amplitude and phase from the features."""
+        if self.channels_last:
+            features = features.contiguous(memory_format=torch.channels_last)
+        # float32 opens no context, so a caller's own autocast (Lightning's 'bf16-mixed') applies
+        context: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self.precision == "bfloat16":
+            context = torch.autocast(features.device.type, dtype=torch.bfloat16)
+        with context:
+            if self.architecture == "backprop_unet":
+                amp, phase = self.unet(features)
+            else:
+                encoded = self.encoder(features)
+                amp, phase = self.decoder_amp(encoded), self.decoder_phase(encoded)
+        return amp.float(), phase.float()
 
     def objects(
         self, x_scaled: torch.Tensor, coords_relative: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Object at the group centre ``(B, N, N)`` and per-channel patches ``(B, C, N, N)``."""
+        decoded, canvas = self._merged(x_scaled, coords_relative)
+        if canvas is None:
+            return decoded[:, 0], decoded
+        obj = physics.crop_center(canvas, self.N)
+        return obj, physics.extract_group_patches(canvas, coords_relative, self.N)
+
+    def center_object(self, x_scaled: torch.Tensor, coords_relative: torch.Tensor) -> torch.Tensor:
+        """Only the object at the group centre, ``(B, N, N)`` (what prediction needs: the
+        per-channel re-extraction of :meth:`objects` is skipped)."""
+        decoded, canvas = self._merged(x_scaled, coords_relative)
+        return decoded[:, 0] if canvas is None else physics.crop_center(canvas, self.N)
+
+    def _merged(
+        self, x_scaled: torch.Tensor, coords_relative: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The decoded patches and their group canvas (None when there is nothing to merge)."""
         self._check_inputs(x_scaled, coords_relative)
         decoded = self.decode(x_scaled)
         if not self.object_big or self.channels == 1:
             # C == 1: coords_relative is 0, so the merge/re-extraction is the identity.
-            return decoded[:, 0], decoded
-        canvas = physics.merge_group_patches(decoded, coords_relative, self.padded)
-        obj = physics.crop_center(canvas, self.N)
-        patches = physics.extract_group_patches(canvas, coords_relative, self.N)
-        return obj, patches
+            return decoded, None
+        return decoded, physics.merge_group_patches(decoded, coords_relative, self.padded)
 
     def diffraction(self, patches: torch.Tensor) -> torch.Tensor:
         """Predicted scaled amplitude ``s * A`` of object patches ``(B, C, N, N)``."""
@@ -297,7 +352,7 @@ class DiffractionToObject(nn.Module):
         coords = torch.as_tensor(offsets, dtype=torch.float32, device=device)
         if x.ndim != 4:
             raise ValueError(f"X must have shape (B, N, N, C), got {tuple(x.shape)}")
-        obj, _ = self.net.objects(x.permute(0, 3, 1, 2), coords)
+        obj = self.net.center_object(x.permute(0, 3, 1, 2), coords)
         return obj[..., None]
 
     def predict(self, inputs: object, batch_size: int = 64) -> np.ndarray:
@@ -336,8 +391,8 @@ def build_model(
     model_config : ModelConfig
         Architecture; ``N`` must be 64, 128 or 256.
     training_config : TrainingConfig or None
-        Supplies ``probe_trainable`` and ``intensity_scale_trainable``; None builds an inference
-        network (probe and scale fixed).
+        Supplies ``probe_trainable``, ``intensity_scale_trainable`` and the ``precision``; None
+        builds a float32 inference network (probe and scale fixed).
     probe : (N, N) complex64
         The normalised probe (ARCH-008).
     intensity_scale : float
@@ -360,7 +415,24 @@ def build_model(
         )
 
     if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return build()
+        net = build()
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            net = build()
+    if training_config is not None:
+        net.set_precision(resolve_network_precision(training_config.precision))
+    return net
+
+
+def resolve_network_precision(requested: str, device: torch.device | str | None = None) -> str:
+    """``'float32'`` or ``'bfloat16'`` for a requested precision on ``device`` (default: a CUDA
+    GPU when present, else the CPU): ``'auto'`` is bfloat16 on a GPU that supports it or on a CPU
+    with bfloat16 units (:func:`ptycho.precision.resolve_precision`)."""
+    from ptycho.precision import resolve_precision
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    on_gpu = torch.device(device).type == "cuda"
+    gpu_bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    return resolve_precision(requested, on_gpu=on_gpu, gpu_bf16=gpu_bf16)

@@ -35,8 +35,8 @@ from ptycho.archive import build_manifest, probe_to_bytes, read_archive, write_a
 from ptycho.archive import find_model_file as find_run_model
 from ptycho.backend import ModelBundle
 from ptycho.config.config import ModelConfig, TrainingConfig, from_dict
-from ptycho_torch.model import config_differences, resolve_configs
 from ptycho_torch.network import PtychoPINNNet
+from ptycho_torch.stored_configs import config_differences, resolve_configs
 
 __all__ = [
     "WEIGHTS_FILE",

@@ -27,6 +27,7 @@ from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_sc
 from ptycho.loader import PtychoDataContainer
 from ptycho.raw_data import RawData
 from ptycho_torch.accelerators import resolve_accelerator
+from ptycho_torch.network import resolve_network_precision
 
 if TYPE_CHECKING:
     from ptycho.array_types import Complex64Array, ComplexArray
@@ -58,6 +59,7 @@ def predict_patches(
     accelerator: str | None = None,
     num_workers: int = 0,
     probe: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """Object patches at the group centres (the backend contract).
 
@@ -76,6 +78,9 @@ def predict_patches(
     probe : (N, N) complex, optional
         Normalised probe for this prediction (the ``backprop_unet`` network backprojects with
         it, ARCH-014); default the model's own. The model's probe is restored afterwards.
+    precision : str
+        ``'float32'`` (default), ``'bfloat16'`` or ``'auto'``: the arithmetic of the
+        convolution trunk (ARCH-016); the model's own precision is restored afterwards.
 
     Returns
     -------
@@ -83,7 +88,7 @@ def predict_patches(
     """
     from torch.utils.data import DataLoader
 
-    from ptycho_torch.datamodule import ContainerDataset, collate_batch
+    from ptycho_torch.datasets import ContainerDataset, collate_batch
 
     if bundle.backend != "pytorch" or not isinstance(bundle.network, torch.nn.Module):
         raise ValueError(
@@ -111,10 +116,11 @@ def predict_patches(
         num_workers=int(num_workers),
         collate_fn=collate_batch,
     )
-    was_training = net.training
+    was_training, saved_precision = net.training, net.precision
     saved_probe = net.probe.detach().cpu().numpy() if probe is not None else None
     if probe is not None:
         net.set_probe(probe)
+    net.set_precision(resolve_network_precision(precision, device))
     net.eval()
     net.to(device)
     outputs: list[np.ndarray] = []
@@ -122,11 +128,12 @@ def predict_patches(
         with torch.inference_mode():
             for batch in loader:
                 x = batch["X"].to(device) * scale
-                obj, _ = net.objects(x, batch["coords"].to(device))
+                obj = net.center_object(x, batch["coords"].to(device))
                 outputs.append(obj.cpu().numpy())
     finally:
         net.to("cpu")
         net.train(was_training)
+        net.set_precision(saved_precision)
         if saved_probe is not None:
             net.set_probe(saved_probe)
     return np.concatenate(outputs, axis=0)[..., None].astype(np.complex64, copy=False)
@@ -154,6 +161,7 @@ def reconstruct(
         batch_size: int,
         *,
         probe: ComplexArray | None = None,
+        precision: str = "float32",
     ) -> Complex64Array:
         return predict_patches(
             bundle,
@@ -162,6 +170,7 @@ def reconstruct(
             accelerator=accelerator,
             num_workers=num_workers,
             probe=probe,
+            precision=precision,
         )
 
     return reconstruct_scan(bundle, raw, inference_config, predict, M=M)

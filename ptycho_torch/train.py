@@ -64,7 +64,13 @@ def _rank() -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``python -m ptycho_torch.train``."""
     from ptycho import defaults as recommended
-    from ptycho.config.config import AMP_ACTIVATIONS, ARCHITECTURES, MODEL_TYPES, TrainingConfig
+    from ptycho.config.config import (
+        AMP_ACTIVATIONS,
+        ARCHITECTURES,
+        MODEL_TYPES,
+        NETWORK_PRECISIONS,
+        TrainingConfig,
+    )
 
     defaults = TrainingConfig()
     p = argparse.ArgumentParser(
@@ -140,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults.refined_target_iterations,
         help="train towards the scan's physics-refined object (needs --realspace_weight > 0)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=NETWORK_PRECISIONS,
+        default=recommended.PRECISION,
+        help="arithmetic of the network's convolutions: 'bfloat16' (mixed precision, float32 "
+        "physics), 'float32', or 'auto' (bfloat16 where the hardware has bfloat16 units; "
+        f"default {recommended.PRECISION}, ptycho.defaults)",
     )
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument(
@@ -247,6 +261,7 @@ def build_configs(args: argparse.Namespace) -> tuple[Any, Any]:
         "mae_weight": args.mae_weight,
         "realspace_weight": args.realspace_weight,
         "refined_target_iterations": args.refined_target_iterations,
+        "precision": args.precision,
         "probe_trainable": args.probe_trainable,
         "intensity_scale_trainable": args.intensity_scale_trainable,
         "output_dir": Path(args.output_dir),

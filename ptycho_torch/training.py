@@ -49,11 +49,13 @@ from ptycho.backend import (
 from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
 from ptycho.history import HISTORY_FILENAME
 from ptycho.loader import PtychoDataContainer
+from ptycho_torch.accelerators import resolve_accelerator
 from ptycho_torch.callbacks import EpochCallbackBridge, read_history
 from ptycho_torch.datamodule import PtychoDataModule
 from ptycho_torch.interrupts import SigintDuringFit, sigint_raises
 from ptycho_torch.loggers import quiet_lightning
 from ptycho_torch.model import PtychoPINN_Lightning, config_differences
+from ptycho_torch.network import resolve_network_precision
 from ptycho_torch.trainer import CHECKPOINT_DIR, build_trainer, execution_for
 
 __all__ = ["HISTORY_FILENAME", "TrainingDivergedError", "train"]
@@ -220,6 +222,8 @@ def _fit(
         probe=(initial.probe if initial is not None else _initial_probe(train, config)),
         initial_intensity_scale=(initial.intensity_scale if initial is not None else s0),
     )
+    device = resolve_accelerator(execution.accelerator)
+    module.net.set_precision(resolve_network_precision(config.precision, device))
     if initial is not None:
         from ptycho.fine_tuning import continued_probe_and_scale
 
@@ -286,6 +290,7 @@ def _bundle(
     module: PtychoPINN_Lightning, config: TrainingConfig, history: Mapping[str, list[float]]
 ) -> ModelBundle:
     net = module.net.to("cpu").eval()
+    net.set_precision("float32")  # a run setting (ARCH-016): the bundle's network is float32
     scale = float(net.intensity_scale.detach())
     if not math.isfinite(scale):
         raise TrainingDivergedError("the learned intensity scale is not finite")

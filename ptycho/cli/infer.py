@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``ptycho-infer``."""
     from ptycho import defaults
-    from ptycho.config.config import PROBE_SOURCES, InferenceConfig
+    from ptycho.config.config import NETWORK_PRECISIONS, PROBE_SOURCES, InferenceConfig
 
     d = InferenceConfig()
     p = argparse.ArgumentParser(
@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "training, else the scan's)",
     )
     p.add_argument(
+        "--precision",
+        choices=NETWORK_PRECISIONS,
+        default=defaults.PRECISION,
+        help="arithmetic of the network's convolutions: 'bfloat16', 'float32', or 'auto' "
+        "(bfloat16 where the hardware has bfloat16 units; ptycho.defaults)",
+    )
+    p.add_argument(
         "--log_level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -200,6 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         refine_iterations=args.refine_iterations,
         refine_probe=args.refine_probe,
         probe_source=args.probe_source,
+        precision=args.precision,
     )
     # the scan geometry is checked before anything is allocated (ptycho.inference)
     recon = reconstruct_with_backend(bundle, raw, config, M=args.stitch_crop)

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         AMP_ACTIVATIONS,
         ARCHITECTURES,
         MODEL_TYPES,
+        NETWORK_PRECISIONS,
         ModelConfig,
         TrainingConfig,
     )
@@ -205,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=t.min_learning_rate,
         help="floor of the learning rate",
     )
+    tr.add_argument(
+        "--precision",
+        choices=NETWORK_PRECISIONS,
+        default=defaults.PRECISION,
+        help="arithmetic of the network's convolutions: 'bfloat16' (mixed precision, float32 "
+        "physics), 'float32', or 'auto' (bfloat16 where the hardware has bfloat16 units; "
+        f"default {defaults.PRECISION}, ptycho.defaults)",
+    )
     _add_bool(tr, "probe_trainable", t.probe_trainable, "train the probe")
     _add_bool(
         tr, "intensity_scale_trainable", t.intensity_scale_trainable, "train the intensity scale"
@@ -327,6 +336,7 @@ def _training_config(args: argparse.Namespace, n: int, n_groups: int) -> Trainin
         nll_weight=args.nll_weight,
         realspace_weight=args.realspace_weight,
         refined_target_iterations=args.refined_target_iterations,
+        precision=args.precision,
         nphotons=args.nphotons,
         n_groups=n_groups,
         n_subsample=args.n_subsample,

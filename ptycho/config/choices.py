@@ -17,6 +17,7 @@ __all__ = [
     "GRADIENT_CLIP_ALGORITHMS",
     "LOGGER_BACKENDS",
     "MODEL_TYPES",
+    "NETWORK_PRECISIONS",
     "PRECISIONS",
     "PROBE_SOURCES",
     "SCHEDULERS",
@@ -39,6 +40,10 @@ AMP_ACTIVATIONS: Final[tuple[str, ...]] = ("sigmoid", "swish", "softplus", "relu
 BACKENDS: Final[tuple[str, ...]] = ("tensorflow", "pytorch")
 #: ``PyTorchExecutionConfig.accelerator`` values (``'auto'`` is resolved by the torch backend).
 ACCELERATORS: Final[tuple[str, ...]] = ("auto", "cpu", "gpu", "cuda", "mps")
+#: ``TrainingConfig.precision`` / ``InferenceConfig.precision`` values: the arithmetic of the
+#: network's convolutions in both backends (the physics always runs in float32). ``'auto'`` is
+#: bfloat16 where the hardware has bfloat16 units, else float32 (:mod:`ptycho.precision`).
+NETWORK_PRECISIONS: Final[tuple[str, ...]] = ("auto", "float32", "bfloat16")
 #: ``PyTorchExecutionConfig.precision`` values (Lightning precision strings).
 PRECISIONS: Final[tuple[str, ...]] = ("32-true", "16-mixed", "bf16-mixed")
 #: ``PyTorchExecutionConfig.scheduler`` values.

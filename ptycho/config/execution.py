@@ -45,7 +45,9 @@ class PyTorchExecutionConfig:
     deterministic : bool or str
         Lightning's ``deterministic`` flag: True, False or ``'warn'``.
     precision : str
-        ``'32-true'``, ``'16-mixed'`` or ``'bf16-mixed'``.
+        Lightning's precision: ``'32-true'``, ``'16-mixed'`` or ``'bf16-mixed'`` (autocast around
+        the whole step; the physics is cast back to float32). Prefer the backend-neutral
+        ``TrainingConfig.precision`` (ARCH-016), which both backends honour.
     gradient_clip_val : float or None
         Gradient clipping threshold (> 0), None = no clipping.
     gradient_clip_algorithm : str

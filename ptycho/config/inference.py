@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
-from ptycho.config.choices import PROBE_SOURCES
+from ptycho.config.choices import NETWORK_PRECISIONS, PROBE_SOURCES
 from ptycho.config.model import ModelConfig, check_model
 from ptycho.config.validation import (
     check_bool,
@@ -60,6 +60,9 @@ class InferenceConfig:
         (ARCH-014): ``'data'`` the scan's own probe (normalised like the model's), ``'model'``
         the probe stored with the model, ``'auto'`` (default) the model's when it was learned in
         training (``probe_trainable``) or the scan has none, else the scan's.
+    precision : str
+        Arithmetic of the network's convolutions during prediction: ``'float32'`` (default),
+        ``'bfloat16'`` or ``'auto'``, as :attr:`TrainingConfig.precision` (ARCH-016).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -80,6 +83,7 @@ class InferenceConfig:
     refine_iterations: int = 0
     refine_probe: bool = False
     probe_source: str = "auto"
+    precision: str = "float32"
 
     def __post_init__(self, n_images: int | None) -> None:
         self.n_groups = resolve_n_groups_alias(type(self).__name__, self.n_groups, n_images)
@@ -108,3 +112,4 @@ class InferenceConfig:
         check_int(owner, "refine_iterations", self.refine_iterations, minimum=0)
         check_bool(owner, "refine_probe", self.refine_probe)
         check_choice(owner, "probe_source", self.probe_source, PROBE_SOURCES)
+        check_choice(owner, "precision", self.precision, NETWORK_PRECISIONS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
-from ptycho.config.choices import DEFAULT_TRAINING_N_GROUPS
+from ptycho.config.choices import DEFAULT_TRAINING_N_GROUPS, NETWORK_PRECISIONS
 from ptycho.config.model import ModelConfig, check_model
 from ptycho.config.validation import (
     check_bool,
+    check_choice,
     check_int,
     check_path,
     check_real,
@@ -78,6 +79,11 @@ class TrainingConfig:
         which must then be > 0; 20 is a good start) next to the diffraction loss. It replaces
         any ground truth the scan carries, and anchors the PINN to the data-consistent solution
         rather than the conjugate-like twin (ARCH-013). Containers are used as given.
+    precision : str
+        Arithmetic of the network's convolutions: ``'float32'`` (default), ``'bfloat16'``
+        (mixed precision: bfloat16 convolutions, float32 weights, optimiser and physics) or
+        ``'auto'`` (bfloat16 where the hardware has bfloat16 units; :mod:`ptycho.precision`).
+        Both backends implement it the same way (ARCH-016).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -111,6 +117,7 @@ class TrainingConfig:
     lr_plateau_factor: float = 0.5
     min_learning_rate: float = 1e-4
     refined_target_iterations: int = 0
+    precision: str = "float32"
 
     def __post_init__(self, n_images: int | None) -> None:
         self.n_groups = resolve_n_groups_alias(type(self).__name__, self.n_groups, n_images)
@@ -163,6 +170,7 @@ class TrainingConfig:
         )
         check_real(owner, "min_learning_rate", self.min_learning_rate, low=0.0)
         check_int(owner, "refined_target_iterations", self.refined_target_iterations, minimum=0)
+        check_choice(owner, "precision", self.precision, NETWORK_PRECISIONS)
         if self.refined_target_iterations > 0 and self.realspace_weight <= 0:
             raise ValueError(
                 f"{owner}: refined_target_iterations={self.refined_target_iterations} trains "

@@ -82,10 +82,13 @@ def predict_patches(
     batch_size: int = 64,
     *,
     probe: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
-    """Object patches at the group centres, ``(B, N, N, 1) complex64`` (``probe``: see
-    :func:`ptycho.tf.prediction.predict_patches`)."""
-    return _prediction.predict_patches(bundle, container, batch_size=batch_size, probe=probe)
+    """Object patches at the group centres, ``(B, N, N, 1) complex64`` (``probe`` and
+    ``precision``: see :func:`ptycho.tf.prediction.predict_patches`)."""
+    return _prediction.predict_patches(
+        bundle, container, batch_size=batch_size, probe=probe, precision=precision
+    )
 
 
 def save_bundle(bundle: ModelBundle, path: str | os.PathLike[str] | Path) -> None:

@@ -157,8 +157,8 @@ class CombineComplex(keras.layers.Layer):
     """``[amp, phase] -> amp * exp(i * phase)`` as complex64 (design D3)."""
 
     def call(self, inputs: list[tf.Tensor]) -> tf.Tensor:
-        amp, phase = inputs
-        return physics.combine_amp_phase(amp, phase)
+        amp, phase = inputs  # float32 also after a bfloat16 trunk (ARCH-016)
+        return physics.combine_amp_phase(tf.cast(amp, tf.float32), tf.cast(phase, tf.float32))
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape[0]

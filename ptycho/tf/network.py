@@ -45,6 +45,7 @@ __all__ = [
     "ENCODER_FILTERS",
     "PtychoPINNModel",
     "build_model",
+    "resolve_network_precision",
 ]
 
 #: Encoder filters per block (before ``n_filters_scale``), by N (``cnn``).
@@ -52,6 +53,12 @@ ENCODER_FILTERS = layout.CNN_ENCODER_FILTERS
 #: Decoder filters per block (before ``n_filters_scale``), by N (``cnn``).
 DECODER_FILTERS = layout.CNN_DECODER_FILTERS
 _BORDER_CHANNELS = layout.BORDER_CHANNELS
+#: Layers of the convolution trunk (ARCH-016: what ``set_precision`` switches): every layer
+#: whose name starts with one of these, plus the amplitude and phase activations.
+_TRUNK_PREFIXES = ("unet_", "encoder_", "decoder_")
+_TRUNK_NAMES = ("amp", "phi")
+#: Keras dtype policy of the trunk for each network precision.
+_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 class PtychoPINNModel:
@@ -73,6 +80,9 @@ class PtychoPINNModel:
         (what the training loop needs). Shares every layer.
     padded_size : int
         Side of the object_big group canvas.
+    precision : str
+        ``'float32'`` or ``'bfloat16'``: the arithmetic of the convolution trunk
+        (:meth:`set_precision`, ARCH-016).
     """
 
     def __init__(
@@ -92,8 +102,43 @@ class PtychoPINNModel:
         self.scale_layer = scale_layer
         self.probe_layer = probe_layer
         self.padded_size = int(padded_size)
-        #: compiled predictor, created on first use by ptycho.tf.prediction
-        self._predict_fn: Any = None
+        #: compiled predictors by precision, created on first use by ptycho.tf.prediction
+        self.predict_functions: dict[str, Any] = {}
+        self.trunk_layers = [
+            layer
+            for layer in training_model.layers
+            if layer.name.startswith(_TRUNK_PREFIXES) or layer.name in _TRUNK_NAMES
+        ]
+        self._precision = "float32"
+
+    # -- precision (ARCH-016) -----------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """``'float32'`` or ``'bfloat16'``: the arithmetic of the convolution trunk."""
+        return self._precision
+
+    def set_precision(self, precision: str) -> None:
+        """Run the convolution trunk in ``'float32'`` or mixed ``'bfloat16'`` (ARCH-016).
+
+        Mixed bfloat16 computes the trunk's convolutions in bfloat16 while its variables stay
+        float32 (Keras ``mixed_bfloat16``); the amplitude and phase are cast to float32 before the
+        physics. Weights, their names and archives do not change. Graphs traced before the call
+        keep the arithmetic they were traced with.
+
+        Raises
+        ------
+        ValueError
+            For anything but ``'float32'`` or ``'bfloat16'`` (resolve ``'auto'`` first with
+            :func:`resolve_network_precision`).
+        """
+        if precision not in _POLICIES:
+            raise ValueError(
+                f"network precision must be 'float32' or 'bfloat16', got {precision!r} "
+                "(resolve 'auto' with resolve_network_precision first)"
+            )
+        for layer in self.trunk_layers:
+            layer.dtype_policy = _POLICIES[precision]
+        self._precision = precision
 
     # -- physical parameters ------------------------------------------------------------------
     @property
@@ -290,8 +335,9 @@ def build_model(
     model_config : ModelConfig
         Architecture; ``N`` must be 64, 128 or 256 (not 0).
     training_config : TrainingConfig or None
-        Supplies ``probe_trainable``, ``intensity_scale_trainable`` and the initialiser ``seed``;
-        None builds an inference network (probe and scale fixed, seed 0).
+        Supplies ``probe_trainable``, ``intensity_scale_trainable``, the initialiser ``seed`` and
+        the ``precision``; None builds a float32 inference network (probe and scale fixed,
+        seed 0).
     probe : (N, N) complex64
         The normalised probe (ARCH-008).
     intensity_scale : float
@@ -378,7 +424,7 @@ def build_model(
     training_model = keras.Model(
         inputs=[inp, positions], outputs=[trimmed, patches, amp_scaled], name="ptychopinn"
     )
-    return PtychoPINNModel(
+    network = PtychoPINNModel(
         config,
         autoencoder,
         diffraction_to_obj,
@@ -387,6 +433,23 @@ def build_model(
         probe_layer,
         padded,
     )
+    if training_config is not None:
+        network.set_precision(resolve_network_precision(training_config.precision))
+    return network
+
+
+def resolve_network_precision(requested: str) -> str:
+    """``'float32'`` or ``'bfloat16'`` for a requested precision on the device TensorFlow uses:
+    ``'auto'`` is bfloat16 on a GPU of compute capability 8.0 or newer, or on a CPU with bfloat16
+    units (:func:`ptycho.precision.resolve_precision`)."""
+    from ptycho.precision import resolve_precision
+
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu_bf16 = False
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        gpu_bf16 = tuple(details.get("compute_capability", (0, 0))) >= (8, 0)
+    return resolve_precision(requested, on_gpu=bool(gpus), gpu_bf16=gpu_bf16)
 
 
 def positions_tensor(coords_relative: np.ndarray) -> tf.Tensor:

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from ptycho.inference import DEFAULT_STITCH_CROP, Reconstruction, reconstruct_scan
 from ptycho.tf.data_checks import check_container
-from ptycho.tf.network import PtychoPINNModel
+from ptycho.tf.network import PtychoPINNModel, resolve_network_precision
 
 if TYPE_CHECKING:
     from ptycho.backend import ModelBundle
@@ -51,9 +51,10 @@ def _network(bundle: ModelBundle) -> PtychoPINNModel:
     return bundle.network
 
 
-def _predict_function(network: PtychoPINNModel) -> Any:
-    """The compiled object predictor of ``network`` (created once per network, kept on it)."""
-    fn = network._predict_fn
+def _predict_function(network: PtychoPINNModel, precision: str) -> Any:
+    """The compiled object predictor of ``network`` in ``precision`` (traced once per network and
+    precision, kept on it: a traced graph keeps the arithmetic it was traced with)."""
+    fn = network.predict_functions.get(precision)
     if fn is None:
         n, c = network.N, network.channels
         model = network.diffraction_to_obj
@@ -68,7 +69,13 @@ def _predict_function(network: PtychoPINNModel) -> Any:
                 tf.TensorSpec((None, 1, 2, c), tf.float32),
             ],
         )
-        network._predict_fn = fn
+        previous = network.precision
+        network.set_precision(precision)
+        try:
+            fn.get_concrete_function()
+        finally:
+            network.set_precision(previous)
+        network.predict_functions[precision] = fn
     return fn
 
 
@@ -78,6 +85,7 @@ def predict_patches(
     batch_size: int = DEFAULT_BATCH_SIZE,
     *,
     probe: np.ndarray | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """Predict the object patch at every group centre.
 
@@ -92,6 +100,9 @@ def predict_patches(
     probe : (N, N) complex, optional
         Normalised probe for this prediction (the ``backprop_unet`` network backprojects with
         it, ARCH-014); default the model's own. The model's probe is restored afterwards.
+    precision : str
+        ``'float32'`` (default), ``'bfloat16'`` or ``'auto'``: the arithmetic of the
+        convolution trunk (ARCH-016).
 
     Returns
     -------
@@ -106,7 +117,7 @@ def predict_patches(
     check_container(container, network.N, network.gridsize, "inference")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    fn = _predict_function(network)
+    fn = _predict_function(network, resolve_network_precision(precision))
     scale = np.float32(network.intensity_scale)
     x = np.asarray(container.X, dtype=np.float32)
     positions = np.asarray(container.coords_nominal, dtype=np.float32)

@@ -25,7 +25,7 @@ from ptycho.backend import ModelBundle, TrainingDivergedError, TrainingInterrupt
 from ptycho.history import HISTORY_FILENAME
 from ptycho.tf.data_checks import check_container
 from ptycho.tf.loop import fit
-from ptycho.tf.network import PtychoPINNModel, build_model
+from ptycho.tf.network import PtychoPINNModel, build_model, resolve_network_precision
 
 if TYPE_CHECKING:
     from ptycho.backend import EpochCallback
@@ -116,6 +116,7 @@ def train(
         scale = intensity_scale(config.nphotons, model_config.N)
         network = build_model(model_config, config, probe, scale)
 
+    network.set_precision(resolve_network_precision(config.precision))
     if validation is None and config.validation_fraction > 0:
         train_part, val_part = split_container(train, config.validation_fraction, config.seed)
         if len(val_part) > 0:
@@ -144,6 +145,7 @@ def train(
 def _bundle(
     network: PtychoPINNModel, config: TrainingConfig, history: dict[str, list[float]]
 ) -> ModelBundle:
+    network.set_precision("float32")  # a run setting (ARCH-016): the bundle's network is float32
     return ModelBundle(
         backend="tensorflow",
         model_config=dataclasses.replace(network.model_config),

@@ -33,6 +33,7 @@ This module imports no framework; the backends are imported by name, lazily.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -176,12 +177,19 @@ def backend_spec(name: object) -> BackendSpec:
 
 
 def _check_packages(spec: BackendSpec) -> None:
-    """Every call: a package can become unimportable after the backend was first imported."""
+    """Every call: a package can become unimportable after the backend was first imported.
+
+    Only looks the packages up (``importlib.util.find_spec``) instead of importing them: a
+    backend imports what it uses when it uses it (inference never imports Lightning, issue 14).
+    A package that is found but fails to import is reported by :func:`_import`.
+    """
     for package in spec.packages:
         try:
-            importlib.import_module(package)
-        except ImportError as exc:
+            found = importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError) as exc:
             raise _missing(spec, package, exc) from exc
+        if not found:
+            raise _missing(spec, package, ModuleNotFoundError(f"No module named {package!r}"))
 
 
 def _missing(spec: BackendSpec, package: str, exc: BaseException) -> RuntimeError:

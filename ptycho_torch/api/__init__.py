@@ -24,19 +24,50 @@ from ptycho_torch import require_torch
 
 require_torch()
 
+from ptycho.backend import TrainingDivergedError  # noqa: E402
 from ptycho_torch.persistence import load_bundle, save_bundle  # noqa: E402
 from ptycho_torch.prediction import (  # noqa: E402
     Reconstruction,
     predict_patches,
     reconstruct,
 )
-from ptycho_torch.training import TrainingDivergedError, train  # noqa: E402
 
 if TYPE_CHECKING:
-    from ptycho.backend import ModelBundle
-    from ptycho.config.config import ModelConfig, TrainingConfig
+    import os
+
+    from ptycho.backend import EpochCallback, ModelBundle
+    from ptycho.config.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.loader import PtychoDataContainer
 
 BACKEND = "pytorch"
+
+
+def train(
+    train: PtychoDataContainer,
+    config: TrainingConfig,
+    *,
+    validation: PtychoDataContainer | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    execution: PyTorchExecutionConfig | None = None,
+    initial: ModelBundle | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    verbose: int = 0,
+) -> ModelBundle:
+    """Train with Lightning (:func:`ptycho_torch.training.train`, imported on first use so that
+    loading and running a model never imports Lightning)."""
+    from ptycho_torch.training import train as lightning_train
+
+    return lightning_train(
+        train,
+        config,
+        validation=validation,
+        on_epoch_end=on_epoch_end,
+        execution=execution,
+        initial=initial,
+        output_dir=output_dir,
+        verbose=verbose,
+    )
+
 
 __all__ = [
     "BACKEND",

@@ -43,8 +43,9 @@ MIRRORED = (
 SHARED_NAMES: dict[str, tuple[str, ...]] = {
     # The backend contract (ptycho.backend.BackendAPI) plus its result type.
     "api": (*BACKEND_OPERATIONS, "Reconstruction"),
-    # A new, independent network from configs, probe and intensity scale.
-    "network": ("build_model",),
+    # A new, independent network from configs, probe and intensity scale; the precision its
+    # convolution trunk runs in on this backend's device (ARCH-016).
+    "network": ("build_model", "resolve_network_precision"),
     # wts.h5.zip archives; WEIGHTS_FILE is the archive member holding the weights.
     "persistence": ("WEIGHTS_FILE", "load_bundle", "save_bundle"),
     # The framework mirror of ptycho.physics (ARCH-003..010, ARCH-014).
@@ -110,6 +111,10 @@ TORCH_ONLY: dict[str, str] = {
     "interrupts": "a SIGINT handler around Trainer.fit, because Lightning turns KeyboardInterrupt "
     "into sys.exit(1); the TensorFlow loop catches KeyboardInterrupt itself",
     "pretrain": "CLI that builds the shipped pretrained model (PyTorch only)",
+    "datasets": "tensor views of grouped data for torch DataLoaders (Lightning-free, so prediction "
+    "does not import Lightning); TensorFlow slices NumPy arrays in its loop",
+    "stored_configs": "model configs stored in Lightning checkpoints (original config_params forms "
+    "included), read without importing Lightning; TensorFlow archives store only core configs",
     "cli_shared": "flags and deprecation notices shared by the torch CLIs",
     "blocks": "the network's nn.Module building blocks (Encoder, Decoder, BackpropUNet); Keras "
     "builds the same layers functionally inside ptycho.tf.network",

@@ -28,7 +28,7 @@ def train(train, config, *, validation=None, on_epoch_end=None, execution=None, 
     return "trained"
 
 
-def predict_patches(bundle, container, batch_size=64, *, probe=None):
+def predict_patches(bundle, container, batch_size=64, *, probe=None, precision="float32"):
     return None
 
 

@@ -307,3 +307,22 @@ def test_train_and_infer_clis_default_to_the_recommended_settings() -> None:
     assert args.model_path is None
     assert args.refine_iterations == defaults.REFINE_ITERATIONS
     assert args.probe_source == "auto"
+    assert args.precision == defaults.PRECISION == "auto"
+
+
+def test_precision_flag_reaches_the_training_and_inference_configs() -> None:
+    """ARCH-016: ``--precision`` of ptycho-train / ptycho-infer ends up in the configs."""
+    from ptycho.cli import infer, train
+
+    args = train.build_parser().parse_args(
+        ["--train_data_file", "x.npz", "--output_dir", "o", "--precision", "bfloat16"]
+    )
+    assert train._training_config(args, n=64, n_groups=16).precision == "bfloat16"
+    args = infer.build_parser().parse_args(
+        ["--test_data_file", "x.npz", "--output_dir", "o", "--precision", "float32"]
+    )
+    assert args.precision == "float32"
+    with pytest.raises(SystemExit):
+        train.build_parser().parse_args(
+            ["--train_data_file", "x.npz", "--output_dir", "o", "--precision", "float16"]
+        )

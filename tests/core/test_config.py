@@ -246,6 +246,7 @@ def test_training_config_defaults_match_spec_table() -> None:
         "lr_plateau_factor": 0.5,
         "min_learning_rate": 1e-4,
         "refined_target_iterations": 0,
+        "precision": "float32",
     }
     actual = {name: getattr(config, name) for name in expected}
     assert actual == expected
@@ -272,6 +273,7 @@ def test_inference_config_defaults_match_spec_table() -> None:
         "refine_iterations": 0,
         "refine_probe": False,
         "probe_source": "auto",
+        "precision": "float32",
     }
     assert {name: getattr(config, name) for name in expected} == expected
     assert [f.name for f in dataclasses.fields(config)] == ["model", *expected]

@@ -120,7 +120,9 @@ def _bundle() -> ModelBundle:
 
 
 def _predict(calls: list[int]) -> Any:
-    def predict(bundle: Any, container: Any, batch_size: int, *, probe: Any = None) -> np.ndarray:
+    def predict(
+        bundle: Any, container: Any, batch_size: int, *, probe: Any = None, precision: str = ""
+    ) -> np.ndarray:
         calls.append(len(container))
         return np.ones((len(container), N, N, 1), np.complex64)
 

@@ -78,6 +78,7 @@ def test_settings_cover_every_issue_field(settings: PtychoPINNxSettings) -> None
         "PtychoPINNxExecution.Backend",
         "PtychoPINNxExecution.Accelerator",
         "PtychoPINNxExecution.Devices",
+        "PtychoPINNxExecution.Precision",
     }
     assert required <= keys
 
@@ -129,6 +130,7 @@ def test_training_config_maps_every_training_setting(settings: PtychoPINNxSettin
     t.early_stopping_patience.set_value(4)
     t.seed.set_value(11)
     settings.execution.backend.set_value("pytorch")
+    settings.execution.precision.set_value("float32")
     config = training_config_from_settings(
         settings, N=64, model_type="pinn", output_dir=Path("/tmp/out"), data_nphotons=3.0
     )
@@ -142,6 +144,7 @@ def test_training_config_maps_every_training_setting(settings: PtychoPINNxSettin
     assert (config.validation_fraction, config.early_stopping_patience) == (0.2, 4)
     assert (config.seed, config.backend, config.output_dir) == (11, "pytorch", Path("/tmp/out"))
     assert config.model.N == 64 and config.model.model_type == "pinn"
+    assert config.precision == "float32"
 
 
 def test_training_config_takes_nphotons_from_data_when_setting_is_zero(
@@ -170,6 +173,9 @@ def test_inference_config_from_settings(settings: PtychoPINNxSettings, tmp_path:
     assert config.backend == "tensorflow"
     assert (config.refine_iterations, config.refine_probe) == (REFINE_ITERATIONS, False)
     assert config.probe_source == "auto"
+    assert config.precision == "auto"
+    settings.execution.precision.set_value("BFloat16")
+    assert inference_config_from_settings(settings, model=model).precision == "bfloat16"
     i.n_groups.set_value(10)
     i.refine_iterations.set_value(25)
     i.refine_probe.set_value(True)
@@ -207,6 +213,7 @@ def test_execution_config_from_settings(settings: PtychoPINNxSettings) -> None:
     [
         ("execution", "backend", "jax", "training"),
         ("execution", "accelerator", "tpu", "execution"),
+        ("execution", "precision", "float16", "training"),
         ("model", "amp_activation", "tanh", "model"),
     ],
 )
@@ -289,6 +296,7 @@ def test_defaults_are_the_recommended_ones(settings: PtychoPINNxSettings) -> Non
     assert settings.inference.probe_source.get_value() == "auto"
     assert settings.execution.accelerator.get_value() == defaults.ACCELERATOR == "auto"
     assert settings.execution.deterministic.get_value() is False
+    assert settings.execution.precision.get_value() == defaults.PRECISION
     assert settings.training.start_from_pretrained.get_value() is defaults.START_FROM_PRETRAINED
     # the default model settings describe the pretrained network, so Train fine-tunes it
     from ptycho.config.config import ModelConfig
