@@ -21,6 +21,8 @@ x 256 positions; ``one`` = one object x 512 positions, like a user's single trai
 ``self`` = the held-out scan itself, the ceiling of fitting one scan).
 
 Threads: ``--threads`` (default 1) pins torch; report figures measured side by side.
+``--precision bfloat16`` trains (and evaluates) with the bfloat16 convolution trunk (ARCH-016);
+its result is written to ``<recipe>-bfloat16.json``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eval_minutes", type=float, default=2.5, help="minutes between evaluations")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     p.add_argument("--output_dir", type=Path, default=Path("/tmp/ptychopinn_learning"))
     p.add_argument("--plot", type=Path, default=None, help="plot every <dir>/*.json and stop")
     return p.parse_args(argv)
@@ -151,6 +154,7 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
         architecture=recipe.architecture,
     )
     net = PtychoPINNNet(config, probe=normalize_probe(test.probe), intensity_scale=s0)
+    net.set_precision(args.precision)
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-3)
     rng = np.random.default_rng(args.seed)
     curve: list[dict[str, float]] = []
@@ -180,7 +184,14 @@ def run(name: str, args: argparse.Namespace) -> dict[str, Any]:
         next_eval += args.eval_minutes * 60.0
         if trained >= args.minutes * 60.0:
             break
-    return {"recipe": name, "threads": args.threads, "curve": curve, **recipe.__dict__}
+    label = name if args.precision == "float32" else f"{name}-{args.precision}"
+    return {
+        "recipe": label,
+        "threads": args.threads,
+        "precision": args.precision,
+        "curve": curve,
+        **recipe.__dict__,
+    }
 
 
 def plot(directory: Path) -> None:
@@ -228,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("name a recipe (or --plot DIR); recipes: " + ", ".join(sorted(RECIPES)))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     result = run(args.recipe, args)
-    (args.output_dir / f"{args.recipe}.json").write_text(json.dumps(result, indent=1))
+    (args.output_dir / f"{result['recipe']}.json").write_text(json.dumps(result, indent=1))
     return 0
 
 

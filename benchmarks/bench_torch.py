@@ -34,6 +34,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from throughput import add_common_arguments, measure, model_config, write_json  # noqa: E402
+
 SECTION = "## PyTorch backend"
 
 
@@ -41,11 +45,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=2, help="torch intra-op and OMP threads")
     p.add_argument("--repeats", type=int, default=3, help="measured epochs / inference runs")
-    p.add_argument("--gridsizes", default="1,2", help="comma-separated gridsizes")
-    p.add_argument("--train-groups", type=int, default=256, help="groups per training epoch")
-    p.add_argument("--infer-patterns", type=int, default=1024, help="positions to reconstruct")
-    p.add_argument("--batch-size", type=int, default=16, help="training batch size")
-    p.add_argument("--n-filters-scale", type=int, default=2, help="model n_filters_scale")
+    add_common_arguments(p)
+    p.add_argument(
+        "--accelerator", default="cpu", help="cpu, cuda or auto (training and inference)"
+    )
     p.add_argument(
         "--no-channels-last",
         dest="channels_last",
@@ -53,7 +56,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="disable the channels-last memory format of the convolutions",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the network")
-    p.add_argument("--skip-inference", action="store_true", help="training only")
     p.add_argument("--readme", type=Path, default=None, help="update this README's section")
     return p.parse_args(argv)
 
@@ -80,7 +82,7 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
     """Median groups/s of training epochs after one warm-up epoch."""
     import logging
 
-    from ptycho.config.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptycho.config.config import PyTorchExecutionConfig, TrainingConfig
     from ptycho.loader import container_from_raw
     from ptycho.simulation import simulate_dataset
     from ptycho_torch import api
@@ -93,16 +95,17 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
         raw, 64, gridsize=gridsize, n_groups=args.train_groups, K=6, seed=1
     )
     config = TrainingConfig(
-        model=ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.n_filters_scale),
+        model=model_config(gridsize, args),
         nepochs=1 + args.repeats,
         batch_size=args.batch_size,
         nphotons=1e6,
+        precision=args.precision,
         validation_fraction=0.0,
         early_stopping_patience=1000,
         lr_plateau_patience=1000,
         backend="pytorch",
     )
-    execution = PyTorchExecutionConfig(accelerator="cpu", logger_backend=None)
+    execution = PyTorchExecutionConfig(accelerator=args.accelerator, logger_backend=None)
     stamps: list[float] = []
 
     def stamp(epoch: int, logs: Any) -> bool:
@@ -134,7 +137,7 @@ def bench_training(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
 def bench_inference(gridsize: int, args: argparse.Namespace) -> dict[str, float]:
     """Median patterns/s of reconstruct() (grouping + prediction + stitching)."""
     from ptycho.backend import ModelBundle
-    from ptycho.config.config import InferenceConfig, ModelConfig, TrainingConfig
+    from ptycho.config.config import InferenceConfig, TrainingConfig
     from ptycho.physics.forward import intensity_scale
     from ptycho.probe import normalize_probe
     from ptycho.simulation import simulate_dataset
@@ -142,7 +145,7 @@ def bench_inference(gridsize: int, args: argparse.Namespace) -> dict[str, float]
     from ptycho_torch.network import PtychoPINNNet
 
     sim = simulate_dataset(N=64, n_positions=args.infer_patterns, nphotons=1e6, seed=3)
-    model = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.n_filters_scale)
+    model = model_config(gridsize, args)
     training = TrainingConfig(model=model, nphotons=1e6, backend="pytorch")
     scale = intensity_scale(1e6, 64)
     network = PtychoPINNNet(model, normalize_probe(sim.raw.probeGuess), scale).eval()
@@ -150,13 +153,15 @@ def bench_inference(gridsize: int, args: argparse.Namespace) -> dict[str, float]
         "pytorch", model, training, scale, normalize_probe(sim.raw.probeGuess), {}, network
     )
     _prepare(network, args)
-    config = InferenceConfig(model=model, neighbor_count=6, batch_size=64, backend="pytorch")
-    reconstruct(bundle, sim.raw, config)  # warm-up
+    config = InferenceConfig(
+        model=model, neighbor_count=6, batch_size=64, backend="pytorch", precision=args.precision
+    )
+    reconstruct(bundle, sim.raw, config, accelerator=args.accelerator)  # warm-up
     times = []
     recon = None
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        recon = reconstruct(bundle, sim.raw, config)
+        recon = reconstruct(bundle, sim.raw, config, accelerator=args.accelerator)
         times.append(time.perf_counter() - t0)
     median = statistics.median(times)
     return {
@@ -208,31 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         f"torch.compile {'on' if args.compile else 'off'}"
     )
     print(f"machine: {env}")
-    rows = []
-    for gridsize in (int(g) for g in args.gridsizes.split(",")):
-        train = bench_training(gridsize, args)
-        print(
-            f"gridsize {gridsize}: training {train['groups_per_s']:.1f} groups/s "
-            f"({train['groups']} groups, {train['epoch_s']:.2f} s/epoch, warm-up epoch "
-            f"{train['warmup_s']:.1f} s)",
-            flush=True,
-        )
-        if args.skip_inference:
-            rows.append(
-                f"| {gridsize} | {train['groups_per_s']:.1f} | {train['epoch_s']:.2f} | - | - |"
-            )
-            continue
-        infer = bench_inference(gridsize, args)
-        print(
-            f"gridsize {gridsize}: inference {infer['patterns_per_s']:.1f} patterns/s "
-            f"({infer['patterns']} patterns, {infer['groups']} groups, {infer['run_s']:.2f} s "
-            "incl. grouping and stitching)",
-            flush=True,
-        )
-        rows.append(
-            f"| {gridsize} | {train['groups_per_s']:.1f} | {train['epoch_s']:.2f} | "
-            f"{infer['patterns_per_s']:.0f} | {1024 / infer['patterns_per_s']:.1f} |"
-        )
+    rows, results = measure(args, bench_training, bench_inference)
+    write_json(args.json, env, args, results)
     if args.readme is not None:
         from readme_section import replace_section
 
