@@ -23,6 +23,15 @@ removes artefacts a network prediction keeps (for example the twin-like, conjuga
 network can settle into when the probe's amplitude is centro-symmetric, see
 ``specs/architecture.md`` ARCH-013).
 
+Linear phase ramp: with the probe refined too, the data cannot tell ``(O, P)`` from
+``(O e^{i k.r}, P e^{-i k.r})`` (every exit wave only gains a constant phase per position), and
+the joint updates drift along that direction: a tilt of the object's phase that no measurement
+sees. After the iterations the object's net phase tilt over the illuminated region is
+therefore moved into the probe (:func:`_remove_ramp_ambiguity`): the convention of an object
+without a net tilt, which the measured amplitudes of the result do not notice. Measured on a
+simulated scan from a true, a blurred and a defocused probe guess: phase SSIM 0.75-0.77 without
+it, 0.89-0.90 with it (the rest is the simulated object's own small tilt).
+
 Scale: the measured amplitudes may be in any unit (counts, normalised); the probe is rescaled
 once, before the first iteration, by the least-squares factor between the initial object's
 predicted amplitudes and the measurements, so the object keeps the scale of ``object_init``
@@ -149,6 +158,36 @@ def _far_field(psi: ComplexArray) -> ComplexArray:
 def _near_field(spectrum: ComplexArray) -> ComplexArray:
     psi: ComplexArray = scipy.fft.ifft2(spectrum, norm="ortho")
     return psi
+
+
+def _remove_ramp_ambiguity(
+    probe: Complex64Array, canvas: Complex64Array, illumination: FloatArray
+) -> tuple[Complex64Array, Complex64Array]:
+    """Take the net linear phase tilt out of the object and put it into the probe.
+
+    The tilt ``g`` (radians per pixel, per axis) is the phase of the sum of neighbouring pixels'
+    products ``O(r + e) conj(O(r))`` over the well-illuminated region (robust to phase
+    wrapping); the canvas
+    is multiplied by ``exp(-i g.r)`` and the probe by ``exp(+i g.r)``, so every exit wave only
+    gains a constant phase and the measured amplitudes do not change (module docstring).
+    """
+    # the well-illuminated region (illumination of at least half its maximum); the rim's phase
+    # is poorly determined and would bias the estimate
+    weight = (illumination >= 0.5 * float(illumination.max())).astype(np.float64)
+    rows_pair = canvas[1:, :] * np.conj(canvas[:-1, :]) * (weight[1:, :] * weight[:-1, :])
+    cols_pair = canvas[:, 1:] * np.conj(canvas[:, :-1]) * (weight[:, 1:] * weight[:, :-1])
+    g_rows, g_cols = float(np.angle(rows_pair.sum())), float(np.angle(cols_pair.sum()))
+
+    def ramp(shape: tuple[int, ...]) -> ComplexArray:
+        rows = np.arange(shape[0], dtype=np.float64)[:, None] - shape[0] / 2
+        cols = np.arange(shape[1], dtype=np.float64)[None, :] - shape[1] / 2
+        phase: ComplexArray = np.exp(1j * (g_rows * rows + g_cols * cols))
+        return phase
+
+    return (
+        (probe * ramp(probe.shape)).astype(np.complex64),
+        (canvas * np.conj(ramp(canvas.shape))).astype(np.complex64),
+    )
 
 
 def refine_object(
@@ -304,6 +343,8 @@ def refine_object(
                 elapsed,
                 elapsed / it * (iterations - it),
             )
+    if refine_probe and done > 0:
+        prb, canvas = _remove_ramp_ambiguity(prb, canvas, illumination())
     seconds = time.perf_counter() - start
     logger.info(
         "refined %d positions for %d iterations in %.1f s: amplitude error %.4g -> %.4g",
