@@ -151,8 +151,9 @@ class PtychoPINNxViewControllerFactory(ReconstructorViewControllerFactory):
             PRECISION_CHOICES,
             "Precision:",
             tool_tip="Arithmetic of the network's convolutions in training and inference: "
-            "bfloat16 (about 2x faster where the hardware has bfloat16 units), float32, or auto "
-            "(bfloat16 where the hardware has those units). The physics always runs in float32.",
+            "bfloat16 (about 1.4-2x faster where the hardware has bfloat16 units), float32, or "
+            "auto (bfloat16 where the hardware has those units). The physics always runs in "
+            "float32.",
             group=group,
         )
 
