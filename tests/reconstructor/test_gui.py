@@ -126,6 +126,14 @@ def test_gui_lists_shows_panel_infers_and_screenshots(
         assert _field(panel, "Refine Iterations:").value() == defaults.REFINE_ITERATIONS
         assert _field(panel, "Accelerator:").currentText() == defaults.ACCELERATOR == "auto"
         assert _field(panel, "Grid Size:").value() == defaults.GRIDSIZE
+        # issue 14 / ARCH-016: the network precision, 'auto' by default, all three offered
+        precision = _field(panel, "Precision:")
+        assert precision.currentText() == defaults.PRECISION == "auto"
+        assert [precision.itemText(i) for i in range(precision.count())] == [
+            "auto",
+            "float32",
+            "bfloat16",
+        ]
 
         # a scan, a model, then Infer (enabled once the model is loaded)
         load_scan(model, batch_dir)
