@@ -186,6 +186,76 @@ def test_a_long_refinement_reports_its_progress_with_the_time_left(
     assert all("s elapsed, about" in line and "s left" in line for line in lines)
 
 
+def _slow_phase_scan() -> tuple[np.ndarray, np.ndarray, SimulatedDataset]:
+    """The embedded object times a 1-rad Gaussian phase bump wider than the probe (sigma 40 px,
+    the "slow phase" of ptycho.refine) and its noise-free amplitudes at the scan's positions."""
+    sim = _scan()
+    raw = sim.raw
+    rows, cols = np.mgrid[: sim.object.shape[0], : sim.object.shape[1]]
+    centre = (sim.object.shape[0] / 2, sim.object.shape[1] / 2)
+    bump = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * 40.0**2))
+    obj = (sim.object * np.exp(1j * bump)).astype(np.complex64)
+    amplitude = far_field_amplitude(
+        illuminate(extract_patches(obj, raw.xcoords, raw.ycoords, N), raw.probeGuess)
+    )
+    return obj, amplitude, sim
+
+
+def test_the_low_frequency_boost_recovers_a_slow_phase_in_fewer_iterations() -> None:
+    """A phase feature wider than the probe: 20 iterations with the default boost beat the plain
+    heavy-ball iterations of before (measured: phase SSIM 0.960 vs 0.842, amplitude 0.994 vs
+    0.878, error 6.9e-4 vs 5.9e-3)."""
+    obj, amplitude, sim = _slow_phase_scan()
+    raw = sim.raw
+    args = (np.ones_like(obj), raw.probeGuess, amplitude, raw.xcoords, raw.ycoords)
+    boosted = refine_object(*args, iterations=20)
+    plain = refine_object(*args, iterations=20, low_frequency_boost=0.0, momentum=0.9)
+    ours, before = compare(boosted.object, obj, _roi(sim)), compare(plain.object, obj, _roi(sim))
+    assert ours["phase_ssim"] > 0.93 and ours["phase_ssim"] > before["phase_ssim"] + 0.06, (
+        ours,
+        before,
+    )
+    assert boosted.errors[-1] < 0.3 * plain.errors[-1], (boosted.errors[-1], plain.errors[-1])
+
+
+def test_the_boost_is_off_by_default_when_the_probe_is_refined_too() -> None:
+    """With refine_probe the defaults are the plain heavy-ball iterations (boost 0, momentum
+    0.9): the same result as asking for them explicitly."""
+    obj, amplitude, sim = _slow_phase_scan()
+    raw = sim.raw
+    args = (np.ones_like(obj), raw.probeGuess, amplitude, raw.xcoords, raw.ycoords)
+    default = refine_object(*args, iterations=5, refine_probe=True)
+    explicit = refine_object(
+        *args, iterations=5, refine_probe=True, low_frequency_boost=0.0, momentum=0.9
+    )
+    np.testing.assert_array_equal(default.object, explicit.object)
+    assert default.errors == explicit.errors
+
+
+def test_a_diverging_boost_is_halved_and_restarts_from_the_best_object(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A boost far too strong for the scan (1e4) blows the error up; the refinement says so,
+    goes back to its best object with half the boost each time and still ends finite and below
+    the initial error (measured: 0.0518 -> 0.0038 after 30 iterations)."""
+    obj, amplitude, sim = _slow_phase_scan()
+    raw = sim.raw
+    with caplog.at_level("WARNING", logger="ptycho.refine"):
+        result = refine_object(
+            np.ones_like(obj),
+            raw.probeGuess,
+            amplitude,
+            raw.xcoords,
+            raw.ycoords,
+            iterations=30,
+            low_frequency_boost=1e4,
+        )
+    restarts = [r.getMessage() for r in caplog.records if "restarting from the best" in r.message]
+    assert restarts and "low_frequency_boost 5000" in restarts[0], restarts
+    assert np.all(np.isfinite(result.object))
+    assert result.errors[-1] < 0.2 * result.errors[0], result.errors
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -199,6 +269,8 @@ def test_a_long_refinement_reports_its_progress_with_the_time_left(
         ({"step": 0.0}, "step must lie"),
         ({"alpha": 2.0}, "alpha must lie"),
         ({"momentum": 1.0}, "momentum must lie"),
+        ({"low_frequency_boost": -1.0}, "low_frequency_boost must be a finite number >= 0"),
+        ({"low_frequency_boost": np.inf}, "low_frequency_boost must be a finite number >= 0"),
         ({"bad_pixels": np.zeros((8, 8), bool)}, "bad_pixels must have shape"),
         ({"object_init": np.zeros((100, 100))}, "initial object is zero"),
     ],
