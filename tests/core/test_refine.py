@@ -101,6 +101,24 @@ def test_probe_refinement_fixes_a_probe_guess_without_its_phase() -> None:
     assert not np.allclose(joint.probe, guess)
 
 
+def test_probe_momentum_fixes_a_probe_guess_without_its_phase_in_fewer_iterations() -> None:
+    """Issue 14: the probe's heavy-ball momentum (default 0.8) lets the object follow a probe
+    that has to learn its whole phase: after 60 iterations from |P| the object is far better
+    than with plain probe steps (measured: amplitude / phase SSIM 0.74 / 0.66 vs 0.37 / 0.20,
+    amplitude error 0.0012 vs 0.0101; the first iterations' transient restarts once)."""
+    sim = _scan()
+    raw = sim.raw
+    guess = np.abs(raw.probeGuess).astype(np.complex64)
+    args = (_flat(sim), guess, raw.diff3d, raw.xcoords, raw.ycoords)
+    plain = refine_object(*args, iterations=60, refine_probe=True, probe_momentum=0.0)
+    heavy = refine_object(*args, iterations=60, refine_probe=True)
+    assert heavy.errors[-1] < 0.3 * plain.errors[-1], (heavy.errors[-1], plain.errors[-1])
+    q_plain = compare(plain.object, sim.object, _roi(sim))
+    q_heavy = compare(heavy.object, sim.object, _roi(sim))
+    assert q_heavy["amp_ssim"] > q_plain["amp_ssim"] + 0.2, (q_heavy, q_plain)
+    assert q_heavy["phase_ssim"] > q_plain["phase_ssim"] + 0.2, (q_heavy, q_plain)
+
+
 def test_bad_pixels_neither_constrain_the_object_nor_enter_the_error() -> None:
     """Wildly wrong values on pixels marked bad leave the refinement as if they were absent."""
     sim = _scan()
@@ -269,6 +287,8 @@ def test_a_diverging_boost_is_halved_and_restarts_from_the_best_object(
         ({"step": 0.0}, "step must lie"),
         ({"alpha": 2.0}, "alpha must lie"),
         ({"momentum": 1.0}, "momentum must lie"),
+        ({"probe_momentum": -0.1}, "probe_momentum must lie"),
+        ({"probe_momentum": np.nan}, "probe_momentum must lie"),
         ({"low_frequency_boost": -1.0}, "low_frequency_boost must be a finite number >= 0"),
         ({"low_frequency_boost": np.inf}, "low_frequency_boost must be a finite number >= 0"),
         ({"bad_pixels": np.zeros((8, 8), bool)}, "bad_pixels must have shape"),
