@@ -29,66 +29,21 @@ Two criteria are printed:
 from __future__ import annotations
 
 import argparse
-import json
+import bz2
+import io
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ptychi_runner import QUARTER_SHIFTS, register, run_lsqml, shifted  # noqa: E402
+
 SIEMENS = REPO.parent / "shared" / "data" / "siemens-star-small.npz.bz2"
 CHECKPOINTS = (25, 50, 100, 200)
-
-#: Runs in pty-chi's interpreter: LSQML on the scan, the final object and the seconds it took.
-PTYCHI_SCRIPT = """
-import bz2, io, json, sys, time
-import numpy as np, torch
-torch.set_num_threads(1)
-import ptychi.api as api
-from ptychi.api.task import PtychographyTask
-from ptychi.utils import get_suggested_object_size, get_default_complex_dtype
-source, epochs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with bz2.open(source) as f:
-    arrays = np.load(io.BytesIO(f.read()))
-    counts = np.fft.fftshift(arrays["data"].reshape(-1, *arrays["data"].shape[-2:]), axes=(-2, -1))
-    probe = arrays["probe"].reshape(1, 1, *arrays["probe"].shape[-2:])
-    scan = arrays["scan"].reshape(-1, 2).astype(np.float64)
-options = api.LSQMLOptions()
-options.data_options.data = torch.from_numpy(counts.astype(np.float32))
-size = get_suggested_object_size(scan, probe.shape[-2:], extra=100)
-options.object_options.initial_guess = torch.ones((1, *size), dtype=get_default_complex_dtype())
-options.object_options.pixel_size_m = 1.0
-options.object_options.optimizable = True
-options.object_options.optimizer = api.Optimizers.SGD
-options.object_options.step_size = 1
-options.probe_options.initial_guess = torch.from_numpy(probe.astype(np.complex64))
-options.probe_options.optimizable = True
-options.probe_options.optimizer = api.Optimizers.SGD
-options.probe_options.step_size = 1
-options.probe_position_options.position_x_px = scan[:, 1]
-options.probe_position_options.position_y_px = scan[:, 0]
-options.probe_position_options.optimizable = False
-options.reconstructor_options.batch_size = 96
-options.reconstructor_options.noise_model = api.NoiseModels.GAUSSIAN
-options.reconstructor_options.num_epochs = epochs
-task = PtychographyTask(options)
-seconds, done = 0.0, 0
-for keep in sorted({k for k in (5, 10, 20, 30) if k < epochs} | {epochs}):
-    start = time.perf_counter()
-    task.run(n_epochs=keep - done)
-    seconds += time.perf_counter() - start
-    done = keep
-    obj = np.asarray(task.get_data_to_cpu("object", as_numpy=True)).reshape(-1, *size)[0]
-    prb = np.asarray(task.get_data_to_cpu("probe", as_numpy=True)).reshape(-1, *probe.shape[-2:])
-    np.save(f"{out}/object_{keep}.npy", obj)
-    np.save(f"{out}/probe_{keep}.npy", prb[0])
-    print(json.dumps({"epochs": keep, "seconds": seconds}), flush=True)
-"""
-#: Sub-pixel shifts (pixels, each axis) tried when putting pty-chi's object onto our grid.
-QUARTER_SHIFTS = (-0.25, 0.0, 0.25, 0.5)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -99,44 +54,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _register(moving: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``moving`` shifted (integer pixels, by phase correlation of the phase images) onto the
-    grid of ``reference`` (cropped or zero-padded to its shape). The phase image of the unit
-    object's surroundings is zero, so the flat margins do not bias the correlation."""
-    h = max(moving.shape[0], reference.shape[0])
-    w = max(moving.shape[1], reference.shape[1])
-
-    def padded(a: np.ndarray) -> np.ndarray:
-        out = np.zeros((h, w), dtype=np.complex64)
-        out[: a.shape[0], : a.shape[1]] = a
-        return out
-
-    a, b = padded(np.angle(moving)), padded(np.angle(reference))
-    cross = np.fft.ifft2(np.fft.fft2(b) * np.conj(np.fft.fft2(a)))
-    dy, dx = np.unravel_index(int(np.argmax(np.abs(cross))), cross.shape)
-    shifted = np.roll(padded(moving), (int(dy), int(dx)), axis=(0, 1))
-    return shifted[: reference.shape[0], : reference.shape[1]]
-
-
-def _shifted(image: np.ndarray, dy: float, dx: float) -> np.ndarray:
-    """``image`` moved by (dy, dx) pixels (Fourier shift, periodic)."""
-    ky = np.fft.fftfreq(image.shape[0])[:, None]
-    kx = np.fft.fftfreq(image.shape[1])[None, :]
-    phase = np.exp(-2j * np.pi * (ky * dy + kx * dx))
-    return np.fft.ifft2(np.fft.fft2(image) * phase).astype(np.complex64)
-
-
-def _run_ptychi(python: Path, epochs: int, folder: Path) -> list[tuple[int, float]]:
-    """pty-chi in its own interpreter; (epochs, cumulative seconds) of each kept state."""
-    run = subprocess.run(
-        [str(python), "-c", PTYCHI_SCRIPT, str(SIEMENS), str(epochs), str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
-    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    return [(int(r["epochs"]), float(r["seconds"])) for r in rows]
+def _siemens_for_ptychi() -> dict[str, np.ndarray]:
+    """The Siemens-star file's counts (zero frequency moved to the centre), probe and positions
+    (``scan`` is (y, x) in pixels), as pty-chi reads them."""
+    with bz2.open(SIEMENS) as f:
+        arrays = np.load(io.BytesIO(f.read()))
+        data = arrays["data"].reshape(-1, *arrays["data"].shape[-2:])
+        scan = arrays["scan"].reshape(-1, 2).astype(np.float64)
+        return {
+            "counts": np.fft.fftshift(data, axes=(-2, -1)),
+            "probe": arrays["probe"].reshape(arrays["probe"].shape[-2:]),
+            "x": scan[:, 1],
+            "y": scan[:, 0],
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return float(result.errors[0])
 
     def phase_ssim(ours: np.ndarray, reference: np.ndarray) -> float:
-        return float(compare(ours, _register(reference, ours), roi)["phase_ssim"])
+        return float(compare(ours, register(reference, ours), roi)["phase_ssim"])
 
     ours: dict[int, tuple[float, np.ndarray, list[float]]] = {}
     for iterations in (i for i in CHECKPOINTS if i <= args.iterations):
@@ -173,12 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     last = max(ours)
     grid = ours[last][1]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        kept = _run_ptychi(args.ptychi_python, args.ptychi_epochs, Path(tmp))
-        states = {
-            e: (np.load(Path(tmp) / f"object_{e}.npy"), np.load(Path(tmp) / f"probe_{e}.npy"))
-            for e, _ in kept
-        }
+    siemens = _siemens_for_ptychi()
+    kept_at = (*(k for k in (5, 10, 20, 30) if k < args.ptychi_epochs), args.ptychi_epochs)
+    runs = run_lsqml(
+        args.ptychi_python,
+        siemens["counts"],
+        siemens["probe"],
+        siemens["x"],
+        siemens["y"],
+        checkpoints=kept_at,
+        refine_probe=True,
+    )
+    kept = [(r.epochs, r.seconds) for r in runs]
+    states = {r.epochs: (r.object, r.probe) for r in runs}
     final_epochs, final_seconds = kept[-1]
     reference = states[final_epochs][0]
     print(f"pty-chi LSQML {final_epochs} epochs: {final_seconds:.1f} s (one thread)")
@@ -186,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\ndata consistency (normalised amplitude error, same code for both engines)")
     ptychi_error: dict[int, float] = {}
     for e, seconds in kept:
-        on_grid = _register(states[e][0], grid)
+        on_grid = register(states[e][0], grid)
         ptychi_error[e] = min(
-            data_error(_shifted(on_grid, dy, dx), states[e][1])
+            data_error(shifted(on_grid, dy, dx), states[e][1])
             for dy in QUARTER_SHIFTS
             for dx in QUARTER_SHIFTS
         )
