@@ -162,28 +162,20 @@ def _per_group(
 
 
 def run(args: argparse.Namespace) -> None:
+    from bench_quality import ttq_scan
+
     from ptycho.loader import container_from_raw
-    from ptycho.metrics import compare, scanned_roi
+    from ptycho.metrics import compare
     from ptycho.pretrained import archive_path
     from ptycho.probe import normalize_probe
     from ptycho.refine import refine_object
-    from ptycho.simulation import simulate_dataset
     from ptycho.stitching import stitch_patches
     from ptycho.workflows.backend_selector import (
         get_backend,
         load_inference_bundle_with_backend,
     )
 
-    scan = simulate_dataset(
-        N=64,
-        n_positions=512,
-        nphotons=1e6,
-        seed=4242,
-        probe_kind=args.probe,
-        object_family=args.family,
-    )
-    raw, truth = scan.raw, scan.object
-    region = scanned_roi(raw.xcoords, raw.ycoords, 64, truth.shape, margin=8)
+    raw, truth, region, _ = ttq_scan(args.family, args.probe)
     probe = normalize_probe(raw.probeGuess)
     bundle = load_inference_bundle_with_backend(archive_path(), backend=args.backend)
     container = container_from_raw(raw, 64, gridsize=bundle.gridsize, seed=45, K=4)

@@ -20,7 +20,7 @@ Both updates carry heavy-ball momentum (``momentum``, ``probe_momentum``). The p
 most on real data, where the probe is only a guess: one full-batch step per pass moves it
 slowly, and the object waits for it. Measured on the real Siemens-star scan (probe refined, one
 thread, ``benchmarks/bench_refine_ptychi.py``): the amplitude error of pty-chi LSQML's 50-epoch
-result (0.0122) is reached after about 50 iterations with probe momentum 0.8 instead of 150
+result (0.0122) is reached after 41 iterations with probe momentum 0.8 instead of about 150
 without; on a simulated scan from the probe guess ``|P|`` (its phase removed) the object's
 amplitude / phase SSIM after 100 iterations is 0.94 / 0.76 instead of 0.43 / 0.29.
 
