@@ -409,7 +409,11 @@ def backproject(amplitude: tf.Tensor, probe: tf.Tensor, reg: float | None = None
     magnitude = tf.abs(spectrum)
     phasor = spectrum / tf.cast(magnitude + PHASOR_EPS * tf.reduce_max(magnitude), tf.complex128)
     phasor = tf.cast(phasor, tf.complex64)
-    shifted = _ifftshift2(tf.cast(amplitude, tf.complex64) * phasor)
+    # tf.complex, not a cast: the same value and gradient (the real part of the incoming one),
+    # without TensorFlow's "discards the imaginary part" warning when the gradient reaches a
+    # trainable intensity scale through the amplitude
+    amplitude = tf.cast(amplitude, tf.float32)
+    shifted = _ifftshift2(tf.complex(amplitude, tf.zeros_like(amplitude)) * phasor)
     psi = tf.signal.ifft2d(shifted) * float(n)
     weight = tf.math.real(probe) ** 2 + tf.math.imag(probe) ** 2
     denominator = tf.cast(weight + alpha * tf.reduce_max(weight), tf.complex64)
